@@ -1,0 +1,25 @@
+# One command runs the main job, one runs the tests; each sets itself up first (virtual env, packages, data).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export MNIST_DIR ?= $(CURDIR)/data/mnist
+
+.PHONY: setup experiment test benchmark release
+setup: $(VENV)/.installed $(MNIST_DIR)/mnist-cache.npz
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(MNIST_DIR)/mnist-cache.npz: $(VENV)/.installed
+	$(PY) -m mnist_lab
+
+experiment: setup  ## the reference budget experiment: 3 seeds, JSON and plot in results/
+	$(PY) -m solutions experiment --seeds 0 1 2 --out results
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+benchmark: setup  ## lab vs a DataLoader baseline, six runs each (add ARGS=--device cuda on a GPU)
+	$(PY) benchmarks/bench_training.py $(ARGS)

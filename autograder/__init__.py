@@ -1,0 +1,1 @@
+"""The grading runner and its checkers (see the README's grading section)."""

@@ -1,0 +1,100 @@
+"""The training lab on real MNIST: seeded, accurate, and the budget experiment's data and plot."""
+
+import json
+
+import pytest
+import torch
+
+from mnist_lab import TrainConfig, run_budget_experiment, train_model
+from mnist_lab.train import subset_indices
+from solutions.problem5 import build_cnn, make_augmentation
+
+pytestmark = pytest.mark.training
+QUICK = TrainConfig(progress=False, device="cpu")
+
+
+def seeded_model(seed=0, input_size=28):
+    torch.manual_seed(seed)
+    return build_cnn(input_size)
+
+
+def test_budgets_of_one_seed_are_nested_subsets():
+    small, large = subset_indices(10000, seed=3), subset_indices(30000, seed=3)
+    assert torch.equal(large[:10000], small)
+    assert len(set(large.tolist())) == 30000
+    assert not torch.equal(subset_indices(10000, seed=4), small)
+    with pytest.raises(ValueError):
+        subset_indices(60001, seed=0)
+
+
+def test_same_seed_same_device_gives_identical_weights():
+    runs = []
+    for _ in range(2):
+        model = seeded_model(7, input_size=24)
+        train_model(model, 2560, 1, make_augmentation(), QUICK, seed=7)
+        runs.append(model.state_dict())
+    for key in runs[0]:
+        assert torch.equal(runs[0][key], runs[1][key]), key
+    other = seeded_model(7, input_size=24)
+    train_model(other, 2560, 1, make_augmentation(), QUICK, seed=8)  # another shuffle and augmentation
+    assert not torch.equal(other.state_dict()["0.weight"], runs[0]["0.weight"])
+
+
+def test_short_real_training_beats_95_percent():
+    result = train_model(seeded_model(), 10000, 1, None, QUICK)
+    assert result.steps == 10000 // 128
+    assert result.test_accuracy > 0.95, result
+    assert 0 < result.final_train_loss < 0.5
+
+
+def test_augmented_training_tests_on_centre_crops():
+    result = train_model(seeded_model(input_size=24), 10000, 1, make_augmentation(), QUICK)
+    assert result.augmented and result.test_accuracy > 0.93, result
+
+
+def test_budget_too_small_for_one_batch_is_rejected():
+    with pytest.raises(ValueError, match="smaller than one batch"):
+        train_model(seeded_model(), 100, 1, None, QUICK)
+
+
+def test_budget_experiment_returns_json_data_and_a_plot(tmp_path):
+    results = run_budget_experiment(
+        build_cnn, lambda n: 7680 // n, make_augmentation, budgets=(2560, 3840), seeds=(0, 1),
+        config=QUICK, plot_path=tmp_path / "plot.png", json_path=tmp_path / "results.json",
+    )
+    assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(results))
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(results["runs"]) == 2 * 2 * 2
+    assert {run["steps"] for run in results["runs"]} == {60}  # 2560 x 3 and 3840 x 2: same steps
+    assert {run["input_size"] for run in results["runs"] if run["condition"] == "augmented"} == {24}
+    for condition in ("plain", "augmented"):
+        for n in ("2560", "3840"):
+            stats = results["summary"][condition][n]
+            assert stats["count"] == 2 and stats["min"] <= stats["mean"] <= stats["max"]
+            assert stats["mean"] > 0.85
+
+
+def test_experiment_needs_an_augmentation_for_the_augmented_condition():
+    with pytest.raises(ValueError, match="make_augmentation"):
+        run_budget_experiment(build_cnn, conditions=("augmented",), config=QUICK)
+
+
+@pytest.mark.gpu
+def test_cuda_graph_training_is_seeded_and_as_good_as_eager():
+    def run(graphs, seed=3):
+        model = seeded_model(seed, input_size=24)
+        result = train_model(model, 10000, 1, make_augmentation(),
+                             TrainConfig(progress=False, device="cuda", cuda_graphs=graphs), seed=seed)
+        return result, model.state_dict()
+
+    (first, w1), (second, w2), (eager, _) = run(True), run(True), run(False)
+    assert first.test_accuracy > 0.93 and eager.test_accuracy > 0.93
+    assert abs(first.test_accuracy - eager.test_accuracy) < 0.02
+    for key in w1:  # graph replays of the same seed give the same weights
+        assert torch.allclose(w1[key], w2[key], atol=1e-5), key
+
+
+@pytest.mark.gpu
+def test_device_auto_picks_cuda():
+    result = train_model(seeded_model(), 2560, 1, None, TrainConfig(progress=False))
+    assert result.device.startswith("cuda")
