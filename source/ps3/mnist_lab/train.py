@@ -37,7 +37,7 @@ class TrainConfig:
     mixed_precision: bool = True  # bf16 autocast where the device runs it natively
     cuda_graphs: bool = True  # capture the training step on CUDA (falls back to eager if capture fails)
     progress: bool = True  # tqdm progress bar
-    eval_batch_size: int = 2000
+    eval_batch_size: int = 500  # measured fastest on the 2-core CPU (2000 took twice as long)
 
 
 @dataclass
@@ -145,7 +145,8 @@ class _Trainer:
         if self.augmentation is not None:
             x = self.augmentation(x)
         x = _normalise(x).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+        # No autocast weight cache: a captured graph must not keep casts from another step.
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast, cache_enabled=False):
             loss = F.cross_entropy(self.model(x), self.data.train_y[idx])
         self.optimizer.zero_grad(set_to_none=not self.use_graphs)
         loss.backward()
@@ -155,22 +156,22 @@ class _Trainer:
     def _capture(self, idx: torch.Tensor) -> None:
         """Warm up on a side stream, then record one whole step; replays read indices from a static buffer."""
         self.static_idx = idx.clone()
-        saved_model = {k: v.clone() for k, v in self.model.state_dict().items()}
-        saved_optim = self.optimizer.state_dict()
+        initial = {k: v.clone() for k, v in self.model.state_dict().items()}
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(3):
                 self._forward_backward(self.static_idx)
         torch.cuda.current_stream().wait_stream(stream)
-        # The warm-up steps were only for capture: put parameters and optimizer state back.
+        # The warm-up steps only served the capture: restore the initial weights and a fresh optimizer state
+        # (Adam's state starts at zero), in place, since the graph will read these very tensors.
         with torch.no_grad():
             for key, value in self.model.state_dict().items():
-                value.copy_(saved_model[key])
-        for group_state, saved in zip(self.optimizer.state.values(), saved_optim["state"].values()):
-            for key, value in saved.items():
-                if torch.is_tensor(value):
-                    group_state[key].copy_(value)
+                value.copy_(initial[key])
+            for state in self.optimizer.state.values():
+                for value in state.values():
+                    if torch.is_tensor(value):
+                        value.zero_()
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             self.static_loss = self._forward_backward(self.static_idx)
@@ -196,7 +197,7 @@ class _Trainer:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, input_size: int = 28, device="auto", batch_size: int = 2000,
+def evaluate(model: nn.Module, input_size: int = 28, device="auto", batch_size: int = 500,
              mixed_precision: bool = True) -> float:
     """Accuracy on the 10000 test images (centre-cropped to ``input_size``)."""
     device = resolve_device(device)
