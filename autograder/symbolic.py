@@ -1,0 +1,203 @@
+"""Judge a student's sympy expression against the reference: by value, never by its spelling.
+
+1. canonicalise: symbols, indexed arrays and undefined functions are renamed to the canonical objects of the
+   same name (a ``Symbol('z1')`` made without assumptions still matches), unevaluated derivatives and sums
+   are evaluated, and every Heaviside gets the same value at 0;
+2. a time-limited ``simplify(student - reference)``: only an exact 0 counts as a proof of equality;
+3. otherwise decide numerically: for every sign pattern of the ReLU inputs, draw |z| in [0.2, 2] with those
+   signs and random values for everything else (undefined functions get one random value per argument,
+   special arrays such as a max-pooling mask use their own sampler), and compare the values;
+4. on a mismatch, name the first failing sign region and, when the student's values match a known mistake
+   everywhere, say which mistake.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+SIGN_RANGE = (0.2, 2.0)  # away from the ReLU kink at 0
+VALUE_RANGE = (-2.0, 2.0)
+
+
+@dataclass
+class Verdict:
+    """The checker's decision. ``region`` is the first failing sign pattern (name -> '>0' or '<0')."""
+
+    correct: bool
+    message: str
+    region: dict = field(default_factory=dict)
+    mistake: str | None = None  # key of the known mistake the answer matched, if any
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+
+@dataclass
+class Mistake:
+    """A known wrong answer and what to tell a student who gave it."""
+
+    key: str
+    expression: sp.Expr
+    message: str
+
+
+class SimplifyTimeout(Exception):
+    pass
+
+
+def _with_timeout(seconds: float, function: Callable[[], object]):
+    """Run ``function`` with a SIGALRM deadline (main thread only; elsewhere it runs unguarded by time)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        raise SimplifyTimeout("no timer available outside the main thread")
+
+    def on_alarm(signum, frame):
+        raise SimplifyTimeout(f"simplify took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return function()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def canonicalise(expr, canonical: dict[str, object]) -> sp.Expr:
+    """Map student objects onto canonical ones by name and evaluate what is left unevaluated."""
+    if isinstance(expr, (int, float)) and not isinstance(expr, bool):
+        expr = sp.Number(expr)
+    if not isinstance(expr, sp.Basic):
+        raise TypeError(f"expected a sympy expression, got {type(expr).__name__}: {expr!r:.80}")
+    symbols = {s: canonical[s.name] for s in expr.atoms(sp.Symbol)
+               if s.name in canonical and isinstance(canonical[s.name], sp.Symbol) and s != canonical[s.name]}
+    bases = {b: canonical[str(b.label)] for b in expr.atoms(sp.IndexedBase)
+             if str(b.label) in canonical and b != canonical[str(b.label)]}
+    expr = expr.xreplace({**bases, **symbols})
+    functions = {name: f for name, f in canonical.items() if isinstance(f, sp.core.function.FunctionClass)}
+    expr = expr.replace(
+        lambda e: isinstance(e, AppliedUndef) and e.func.__name__ in functions,
+        lambda e: functions[e.func.__name__](*e.args),
+    )
+    expr = expr.doit()  # Derivative(Max(0, z), z) -> Heaviside(z); Sum over concrete ranges -> terms
+    return expr.replace(sp.Heaviside, lambda *args: sp.Heaviside(args[0], 0))
+
+
+@dataclass
+class Sampler:
+    """Draws numeric values for every atom of an expression.
+
+    ``relu_inputs`` are the quantities whose sign matters (they get a fixed sign per pattern);
+    ``special`` maps an IndexedBase name to a function (indices, shared, rng) -> value for arrays with
+    structure; ``shared`` is a dict that lives for one draw of all values.
+    """
+
+    relu_inputs: tuple = ()
+    special: dict[str, Callable] = field(default_factory=dict)
+    positive: frozenset = frozenset()  # atoms that must be > 0 (e.g. sigma' of a logistic unit)
+
+    def patterns(self):
+        return itertools.product((1, -1), repeat=len(self.relu_inputs))
+
+    def substitutions(self, exprs, pattern, rng: random.Random) -> dict:
+        values = {}
+        for z, sign in zip(self.relu_inputs, pattern):
+            values[z] = sign * rng.uniform(*SIGN_RANGE)
+        atoms, labels = set(), set()
+        for e in exprs:
+            atoms |= e.atoms(sp.Symbol, sp.Indexed, AppliedUndef)
+            labels |= {b.label for b in e.atoms(sp.IndexedBase)}
+        shared: dict = {}  # per-draw state of special samplers (e.g. which pixel wins each pooling block)
+        for atom in sorted(atoms - labels, key=sp.default_sort_key):
+            if atom in values:
+                continue
+            if isinstance(atom, sp.Indexed) and str(atom.base.label) in self.special:
+                values[atom] = self.special[str(atom.base.label)](tuple(atom.indices), shared, rng)
+            elif isinstance(atom, AppliedUndef) or atom in self.positive:
+                values[atom] = rng.uniform(0.1, 1.0)
+            else:
+                values[atom] = rng.uniform(*VALUE_RANGE)
+        return values
+
+
+def _value(expr, values) -> complex:
+    # Applied functions first (their arguments contain other atoms), then everything else.
+    funcs = {k: v for k, v in values.items() if isinstance(k, AppliedUndef)}
+    rest = {k: v for k, v in values.items() if not isinstance(k, AppliedUndef)}
+    result = expr.xreplace(funcs).xreplace(rest)
+    return complex(sp.N(result))
+
+
+def _describe(region: dict) -> str:
+    return ", ".join(f"{name} {sign}" for name, sign in region.items()) or "everywhere"
+
+
+def _unknown_names(expr, canonical, reference) -> set[str]:
+    """Names in ``expr`` that neither the notation nor the reference defines (indexed arrays by their base)."""
+    known = set(canonical) | {str(s) for s in reference.free_symbols}
+    labels = {b.label for b in expr.atoms(sp.IndexedBase)}
+    names = set()
+    for atom in expr.free_symbols - labels:
+        name = str(atom.base.label) if isinstance(atom, sp.Indexed) else str(atom)
+        if name not in known:
+            names.add(name)
+    return names
+
+
+def check_expression(student, reference, canonical: dict[str, object], sampler: Sampler | None = None,
+                     mistakes: tuple[Mistake, ...] = (), what: str = "the expression", samples: int = 3,
+                     seed: int = 0, simplify_seconds: float = 2.0, rtol: float = 1e-7) -> Verdict:
+    """Decide whether ``student`` equals ``reference`` for every allowed value of its inputs."""
+    sampler = sampler or Sampler()
+    try:
+        expr = canonicalise(student, canonical)
+    except TypeError as exc:
+        return Verdict(False, f"{what}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - any failure to evaluate the answer is the answer's problem
+        return Verdict(False, f"{what} could not be evaluated: {type(exc).__name__}: {exc}")
+    reference = canonicalise(reference, canonical)
+    unknown = _unknown_names(expr, canonical, reference)
+    if unknown:
+        return Verdict(False, f"{what} uses symbols the problem does not define: {', '.join(sorted(unknown))}")
+
+    try:
+        if _with_timeout(simplify_seconds, lambda: sp.simplify(expr - reference)) == 0:
+            return Verdict(True, f"{what}: correct")
+    except SimplifyTimeout:
+        pass
+    except Exception:  # noqa: BLE001 - simplify may fail on odd forms; the numbers decide
+        pass
+
+    rng = random.Random(seed)
+    candidates = [(m, canonicalise(m.expression, canonical)) for m in mistakes]
+    matches = {m.key: True for m, _ in candidates}
+    failure = None
+    for pattern in sampler.patterns():
+        region = {str(z): ">0" if s > 0 else "<0" for z, s in zip(sampler.relu_inputs, pattern)}
+        for _ in range(samples):
+            values = sampler.substitutions([expr, reference] + [c for _, c in candidates], pattern, rng)
+            try:
+                got = _value(expr, values)
+            except Exception as exc:  # noqa: BLE001
+                return Verdict(False, f"{what} could not be evaluated at {_describe(region)}: {exc}", region)
+            want = _value(reference, values)
+            for m, c in candidates:
+                if matches[m.key] and abs(_value(c, values) - got) > rtol * (1 + abs(got)):
+                    matches[m.key] = False
+            if abs(got - want) > rtol * (1 + abs(want)) and failure is None:
+                failure = (region, got, want)
+    if failure is None:
+        return Verdict(True, f"{what}: correct")
+    region, got, want = failure
+    for m, _ in candidates:
+        if matches[m.key]:
+            return Verdict(False, f"{what}: {m.message}", region, m.key)
+    where = f" where {_describe(region)}" if region else ""
+    return Verdict(False, f"{what} is not right{where}: expected {want.real:.4g}, got {got.real:.4g}", region)
