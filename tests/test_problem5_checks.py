@@ -1,0 +1,102 @@
+"""Problem 5's hidden-test checks: a different correct answer passes, broken ones fail with a useful message."""
+
+import time
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision import transforms
+
+from autograder.checks import problem5 as check
+from mnist_lab import TrainConfig, run_budget_experiment
+from solutions.problem5 import build_cnn, epochs_for, make_augmentation
+
+
+class OtherCorrectCNN(nn.Module):
+    """16 filters in both layers, ReLU before pooling, functional pooling, a Linear head named differently."""
+
+    def __init__(self, input_size=28):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5, padding=(28 - input_size) // 2)
+        self.head = nn.Linear(256, 10)
+        self.conv2 = nn.Conv2d(16, 16, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), kernel_size=(2, 2))
+        return self.head(torch.flatten(x, 1))
+
+
+class IgnoresItsInput(OtherCorrectCNN):
+    def forward(self, x):
+        return super().forward(torch.zeros_like(x))
+
+
+def test_reference_passes_every_structural_check():
+    check.check_architecture(build_cnn)
+    check.check_epochs_for(epochs_for)
+    check.check_augmentation(make_augmentation)
+
+
+def test_other_correct_architecture_passes():
+    check.check_architecture(OtherCorrectCNN)
+
+
+@pytest.mark.parametrize("builder, message", [
+    (lambda n=28: nn.Sequential(nn.Conv2d(1, 16, 5, padding=(28 - n) // 2), nn.MaxPool2d(2), nn.ReLU(),
+                                nn.Conv2d(16, 16, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 10)), "not 256"),
+    (lambda n=28: nn.Sequential(nn.Conv2d(1, 16, 5, padding=(28 - n) // 2), nn.MaxPool2d(2), nn.ReLU(),
+                                nn.Conv2d(16, 16, 5), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(256, 10)),
+     "two max-pooling"),
+    (lambda n=28: nn.Sequential(nn.Conv2d(1, 4, 5, padding=(28 - n) // 2), nn.ReLU(), nn.Conv2d(4, 16, 5), nn.MaxPool2d(4),
+                                nn.Flatten(), nn.Linear(400, 10)), "two max-pooling"),
+    (lambda n=28: nn.Sequential(nn.Conv2d(1, 16, 5), nn.MaxPool2d(2), nn.Conv2d(16, 16, 5), nn.MaxPool2d(2),
+                                nn.Flatten(), nn.Linear(256, 10)), "batch of 24x24 images"),
+])
+def test_wrong_architectures_are_rejected(builder, message):
+    with pytest.raises(AssertionError, match=message):
+        check.check_architecture(builder)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda n, reference_examples=10000, reference_epochs=6: 6, "should be 3"),
+    (lambda n, reference_examples=10000, reference_epochs=6: round(reference_examples * reference_epochs / n),
+     "must raise ValueError"),
+])
+def test_wrong_epochs_are_rejected(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check.check_epochs_for(wrong)
+
+
+@pytest.mark.parametrize("transform, message", [
+    (lambda: transforms.RandomCrop(24), "rotated"),
+    (lambda: transforms.CenterCrop(24), "differently"),
+    (lambda: transforms.RandomRotation(15), "24x24"),
+])
+def test_wrong_augmentations_are_rejected(transform, message):
+    with pytest.raises(AssertionError, match=message):
+        check.check_augmentation(transform)
+
+
+@pytest.mark.training
+def test_other_correct_network_trains_above_the_floor_and_a_broken_one_does_not():
+    check.check_training(OtherCorrectCNN, make_augmentation, "plain", (10000,))
+    check.check_training(OtherCorrectCNN, make_augmentation, "augmented", (10000,))
+    with pytest.raises(AssertionError, match=r"reached \d+\.\d+% test accuracy; at least 97.0%"):
+        check.check_training(IgnoresItsInput, make_augmentation, "plain", (10000,))
+
+
+@pytest.mark.training
+def test_identical_runs_are_trained_once_per_process():
+    config = TrainConfig(progress=False)
+    kwargs = dict(budgets=(2560,), seeds=(5,), conditions=("plain",), config=config)
+    first = run_budget_experiment(build_cnn, lambda n: 2, **kwargs)
+    start = time.perf_counter()
+    again = run_budget_experiment(build_cnn, lambda n: 2, **{**kwargs, "config": TrainConfig(progress=True)})
+    assert time.perf_counter() - start < 0.5  # from memory: the progress bar does not change a run
+    assert again["runs"] == first["runs"]
+    other_seed = run_budget_experiment(build_cnn, lambda n: 2, **{**kwargs, "seeds": (6,)})
+    assert other_seed["runs"][0]["test_accuracy"] != first["runs"][0]["test_accuracy"]
+    fresh = run_budget_experiment(build_cnn, lambda n: 2, use_cache=False, **kwargs)
+    assert fresh["runs"][0]["test_accuracy"] == first["runs"][0]["test_accuracy"]  # seeded: same numbers
