@@ -2,13 +2,16 @@
 
 import sympy as sp
 import torch
-from mnist_lab.notation import dC_da4, w2_, w3_, w4_, z1_, z2_, z3_, z4_
+from mnist_lab.notation import dC_da4, relu_w, relu_z
+
+z1, z2, z3, z4 = relu_z
+w2, w3, w4 = relu_w
 
 
 def relu_chain_gradient():
     """dC/db1 with ReLU'(z) = Theta(z): sigma'(z_i) of the sigmoid chain becomes a step function."""
     theta = sp.Heaviside
-    return theta(z1_) * w2_ * theta(z2_) * w3_ * theta(z3_) * w4_ * theta(z4_) * dC_da4
+    return theta(z1) * w2 * theta(z2) * w3 * theta(z3) * w4 * theta(z4) * dC_da4
 
 
 def gradient_is_stable(z, w):

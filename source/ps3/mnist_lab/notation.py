@@ -25,12 +25,11 @@ delta1, delta2, delta3 = sp.IndexedBase("delta1"), sp.IndexedBase("delta2"), sp.
 M = sp.IndexedBase("M")
 sigma, sigma_prime = sp.Function("sigma"), sp.Function("sigma_prime")
 
-# Problem 7: a chain of four ReLU units, a_i = ReLU(z_i), z_i = w_i a_{i-1} + b_i.
-z1_, z2_, z3_, z4_ = sp.symbols("z1:5", real=True)
-w2_, w3_, w4_ = sp.symbols("w2:5", real=True)
+# Problem 7: a chain of four ReLU units, a_i = ReLU(z_i), z_i = w_i a_{i-1} + b_i (the notebook names them
+# z1..z4 and w2..w4; here they live in tuples because problem 6 already uses the name z1).
+relu_z = sp.symbols("z1:5", real=True)
+relu_w = sp.symbols("w2:5", real=True)
 dC_da4 = sp.Symbol("dC_da4", real=True)
-relu_z = (z1_, z2_, z3_, z4_)
-relu_w = (w2_, w3_, w4_)
 
 PROBLEM6 = {str(o): o for o in (a0, w, W, b3, b, z1, a1, a2, z3, a3, dC_da3, delta1, delta2, delta3, M)}
 PROBLEM6.update(sigma=sigma, sigma_prime=sigma_prime)

@@ -1,0 +1,11 @@
+"""The repository root is an nbgrader course directory: run nbgrader commands from here."""
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+c.CourseDirectory.course_id = "smdl-ps3"
+# The .pct.py files are the reviewable text form of the source notebooks (jupytext); they hold solutions
+# and must not reach students.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.pct.py", "mnist-cache.npz"]
+# Per-cell limit: the experiment cell and the hidden training tests train up to six networks
+# (about 15 s on a 2-core CPU, a few seconds on a GPU); generous so that a slow grading machine is not a zero.
+c.Execute.timeout = 1800
