@@ -23,3 +23,6 @@ test: setup
 
 benchmark: setup  ## lab vs a DataLoader baseline, six runs each (add ARGS=--device cuda on a GPU)
 	$(PY) benchmarks/bench_training.py $(ARGS)
+
+release: setup  ## solutions/ -> source notebooks -> release/ps3 (nbgrader generate_assignment)
+	$(PY) -m autograder release

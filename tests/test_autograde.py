@@ -1,0 +1,77 @@
+"""nbgrader's real autograde on ps3: full points for the reference, none for the untouched release, and a
+wrong answer loses exactly its own sub-question. Runs real kernels and the full problem 5 training."""
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.nbgrader_run import CourseDirectory
+from autograder.release import ROOT, source_dir
+
+pytestmark = pytest.mark.training
+NOTEBOOKS = ("problem5", "problem6", "problem7")
+
+
+def edited(tmp: Path, notebook: str, grade_id: str, pattern: str, replacement: str) -> Path:
+    """A copy of the reference notebook with one solution cell changed (a plausible student mistake)."""
+    nb = nbformat.read(source_dir() / f"{notebook}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    cell.source, count = re.subn(pattern, replacement, cell.source, flags=re.S)
+    assert count == 1, f"the edit of {grade_id} did not apply"
+    path = tmp / f"{notebook}-{grade_id}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("submissions")
+    reference = {n: source_dir() / f"{n}.ipynb" for n in NOTEBOOKS}
+    release = {n: ROOT / "release" / "ps3" / f"{n}.ipynb" for n in NOTEBOOKS}
+    wrong_p6 = {**reference, "problem6": edited(
+        tmp, "problem6", "delta_conv", r"return delta2\[x // 2, y // 2\] \* M\[x, y\] \* sigma_prime\(z1\[x, y\]\)",
+        "return delta2[x // 2, y // 2] * M[x, y]")}  # forgot sigma'
+    wrong_p5 = {**reference, "problem5": edited(
+        tmp, "problem5", "make_augmentation", r"transforms\.RandomRotation\(15\), ", "")}  # crops only
+    course = CourseDirectory()
+    try:
+        for student, notebooks in [("reference", reference), ("untouched", release),
+                                   ("wrong_p6", wrong_p6), ("wrong_p5", wrong_p5)]:
+            course.submit(student, notebooks)
+        course.autograde()
+        yield {s: course.grades(s) for s in ("reference", "untouched", "wrong_p6", "wrong_p5")}
+    finally:
+        course.remove()
+
+
+def auto(grades):
+    return {g.grade_id: g.score for g in grades if not g.needs_manual_grade}
+
+
+def test_reference_gets_every_automatic_point_and_manual_cells_are_pending(graded):
+    grades = graded["reference"]
+    automatic = [g for g in grades if not g.needs_manual_grade]
+    assert {g.notebook for g in grades} == set(NOTEBOOKS)
+    assert all(g.score == g.max_score for g in automatic), [g for g in automatic if g.score != g.max_score]
+    assert sum(g.max_score for g in automatic) == 12.5  # 3.5 of the 16 points are graded by hand
+    pending = {g.grade_id for g in grades if g.needs_manual_grade}
+    assert pending == {"p5b_answer", "p5c_answer", "p6_answer", "p7b_answer"}
+    assert sum(g.max_score for g in grades) == 16.0  # 6 + 6 + 4 points
+
+
+def test_untouched_release_gets_zero_without_crashing(graded):
+    grades = graded["untouched"]
+    assert {g.grade_id for g in grades} == {g.grade_id for g in graded["reference"]}  # every cell was graded
+    assert sum(auto(grades).values()) == 0
+    # nbgrader scores a manual answer left as "YOUR ANSWER HERE" as 0 without asking a person
+    assert not any(g.needs_manual_grade for g in grades)
+
+
+@pytest.mark.parametrize("student, lost", [("wrong_p6", "p6_delta_conv_tests"), ("wrong_p5", "p5c_tests")])
+def test_one_wrong_answer_loses_exactly_its_sub_question(graded, student, lost):
+    reference, got = auto(graded["reference"]), auto(graded[student])
+    assert got[lost] == 0
+    assert {k: v for k, v in got.items() if k != lost} == {k: v for k, v in reference.items() if k != lost}
