@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export MNIST_DIR ?= $(CURDIR)/data/mnist
 
-.PHONY: setup experiment test benchmark release
+.PHONY: setup grade-examples experiment test benchmark release
 setup: $(VENV)/.installed $(MNIST_DIR)/mnist-cache.npz
 
 $(VENV)/.installed: pyproject.toml
@@ -14,6 +14,9 @@ $(VENV)/.installed: pyproject.toml
 
 $(MNIST_DIR)/mnist-cache.npz: $(VENV)/.installed
 	$(PY) -m mnist_lab
+
+grade-examples: setup  ## the main job: grade the example submissions in tests/examples, print the table
+	$(PY) -m autograder examples --out grading-examples
 
 experiment: setup  ## the reference budget experiment: 3 seeds, JSON and plot in results/
 	$(PY) -m solutions experiment --seeds 0 1 2 --out results

@@ -9,3 +9,14 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Per-cell limit: the experiment cell and the hidden training tests train up to six networks
 # (about 15 s on a 2-core CPU, a few seconds on a GPU); generous so that a slow grading machine is not a zero.
 c.Execute.timeout = 1800
+# Autograde with the resilient Execute step: a kernel crash or the submission's time limit keeps the points of
+# the cells that completed and fails the rest with a reason (autograder/execute.py).
+c.Autograde.autograde_preprocessors = [
+    "autograder.execute.ResilientExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

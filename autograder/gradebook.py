@@ -1,0 +1,44 @@
+"""Write results into nbgrader's gradebook (sqlite by default, any SQLAlchemy URL such as PostgreSQL)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from .release import ASSIGNMENT, tool_environment
+
+
+def prepare(db_url: str, template: Path) -> None:
+    """Make sure the gradebook knows assignment ps3 (its notebooks and graded cells)."""
+    with Gradebook(db_url) as gb:
+        try:
+            gb.find_assignment(ASSIGNMENT)
+            return
+        except MissingEntry:
+            pass
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force",
+                             f"--db={db_url}"], cwd=template, capture_output=True, text=True, env=tool_environment())
+    if result.returncode != 0:
+        raise RuntimeError(f"could not add {ASSIGNMENT} to the gradebook {db_url}:\n{result.stderr[-2000:]}")
+
+
+def record(db_url: str, result) -> None:
+    """Store one submission's grades: the student, the submission and every graded cell, replacing old ones."""
+    first, _, last = result.name.partition(" ")
+    with Gradebook(db_url) as gb, warnings.catch_warnings():
+        # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; the rows are written correctly.
+        warnings.filterwarnings("ignore", message=".*not in session.*")
+        gb.update_or_create_student(result.student_id, first_name=first, last_name=last)
+        try:
+            gb.find_submission(ASSIGNMENT, result.student_id)
+        except MissingEntry:
+            gb.add_submission(ASSIGNMENT, result.student_id)
+        for cell in result.cells:
+            grade = gb.find_grade(cell.grade_id, cell.notebook, ASSIGNMENT, result.student_id)
+            grade.auto_score = cell.points
+            grade.needs_manual_grade = cell.points is None
+        gb.db.commit()

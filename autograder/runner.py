@@ -1,0 +1,311 @@
+"""Grade a batch: submissions -> one isolated process each (nbgrader autograde) -> results -> gradebook.
+
+    grade_batch(source, out)        the batch, resumable: a finished submission's result is saved at once
+    grade_submission(submission)    one submission in its own process, with time and memory limits
+    run_autograde(...)              inside that process: nbgrader's real autograde in a scratch course copy
+
+A submission that times out, crashes its kernel or exhausts memory keeps the points of the cells that
+completed (see execute.py); a grading process that fails outright gives that submission status "error" and
+the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .execute import CELL_TIMEOUT_ENV, DEADLINE_ENV
+from .ingest import NOTEBOOKS, Submission, ingest
+from .nbgrader_run import CourseDirectory
+from .release import ASSIGNMENT, ROOT, tool_environment
+
+# Per-cell limits sized for full training (six runs, ~15 s alone on a 2-core CPU, ~2 s on a GPU) with room for a
+# slower machine and several workers sharing it.
+CELL_TIMEOUT = {"cpu": 600, "cuda": 120}
+
+
+@dataclass
+class Options:
+    """How to grade. ``None`` limits are derived from the device."""
+
+    device: str = "auto"  # auto | cpu | cuda: where the students' networks train
+    workers: int = 1  # submissions graded at once
+    cell_timeout: int | None = None  # seconds per notebook cell
+    time_limit: int | None = None  # seconds per submission, all notebooks together
+    memory_limit_mb: int = 6144  # address space for data (RLIMIT_DATA) of a submission's processes; 0: none
+    force: bool = False  # regrade submissions whose files did not change
+    db_url: str | None = None  # the gradebook (default: sqlite in the output folder)
+    progress: bool = True
+
+    def resolved_device(self) -> str:
+        if self.device == "auto":
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    def limits(self) -> tuple[int, int]:
+        cell = self.cell_timeout or CELL_TIMEOUT[self.resolved_device()]
+        return cell, self.time_limit or 4 * cell
+
+
+@dataclass
+class CellResult:
+    """One graded cell: its points, and what the student should read about it."""
+
+    notebook: str
+    grade_id: str
+    points: float | None  # None: waits for a person (manually graded answer)
+    max_points: float
+    message: str = ""  # the error name and message of a failed test cell (never its code)
+
+    @property
+    def pending(self) -> bool:
+        return self.points is None
+
+
+@dataclass
+class SubmissionResult:
+    """The outcome of grading one student."""
+
+    student_id: str
+    name: str
+    status: str  # graded | incomplete (cells stopped: time, crash, memory) | error (grading failed) | empty
+    cells: list[CellResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # ingest and grading notes for the student and instructor
+    seconds: float = 0.0
+    digest: str = ""
+    device: str = ""
+
+    @property
+    def automatic_points(self) -> float:
+        return sum(c.points for c in self.cells if c.points is not None)
+
+    @property
+    def pending_points(self) -> float:
+        return sum(c.max_points for c in self.cells if c.points is None)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SubmissionResult":
+        return cls(**{**data, "cells": [CellResult(**c) for c in data["cells"]]})
+
+
+def _limit_resources(memory_mb: int):
+    def apply():  # runs in the child before it starts: the limit covers nbgrader and the kernel it launches
+        if memory_mb:
+            limit = memory_mb * 2**20
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    return apply
+
+
+def _template(work: Path) -> Path:
+    """One course directory with the assignment generated, copied for every submission (generation is slow)."""
+    template = work / "template"
+    if not (template / "gradebook.db").is_file():
+        shutil.rmtree(template, ignore_errors=True)
+        course = CourseDirectory()
+        shutil.copytree(course.path, template)
+        course.remove()
+    return template
+
+
+def _messages(notebook_path: Path) -> dict[str, str]:
+    """grade_id -> 'ErrorName: message' of each failed cell of an autograded notebook."""
+    found = {}
+    if not notebook_path.is_file():
+        return found
+    for cell in nbformat.read(notebook_path, as_version=4).cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if grade_id and errors:
+            found[grade_id] = f"{errors[-1].get('ename', 'Error')}: {errors[-1].get('evalue', '')}".strip()
+    return found
+
+
+def run_autograde(template: Path, scratch: Path, student: str, notebooks: dict[str, Path]) -> list[CellResult]:
+    """nbgrader autograde of one student in a copy of the template course; the cells' grades and messages."""
+    shutil.copytree(template, scratch)
+    course = CourseDirectory.__new__(CourseDirectory)  # reuse the helper on the copied, generated course
+    course.path, course.db_url = scratch, f"sqlite:///{scratch / 'gradebook.db'}"
+    course.submit(student, notebooks)
+    course.autograde(student)
+    cells = []
+    autograded = scratch / "autograded" / student / ASSIGNMENT
+    messages = {nb: _messages(autograded / f"{nb}.ipynb") for nb in NOTEBOOKS}
+    for grade in course.grades(student):
+        score = None if grade.needs_manual_grade else grade.score
+        cells.append(CellResult(grade.notebook, grade.grade_id, score, grade.max_score,
+                                messages[grade.notebook].get(grade.grade_id, "")))
+    return cells
+
+
+def grade_submission(submission: Submission, template: Path, work: Path, options: Options) -> SubmissionResult:
+    """Grade one submission in its own process group, with its limits; never raises."""
+    device = options.resolved_device()
+    cell_timeout, time_limit = options.limits()
+    result = SubmissionResult(submission.student_id, submission.name, "graded", problems=list(submission.problems),
+                              digest=submission.digest, device=device)
+    start = time.monotonic()
+    if not submission.notebooks:
+        result.status = "empty"
+        result.problems.append("no gradable notebook: every cell scores 0")
+        result.cells = _blank_cells(template, "not submitted")
+        return result
+    scratch = Path(tempfile.mkdtemp(prefix=f"{_safe(submission.student_id)}-", dir=work))
+    request = scratch / "request.json"
+    request.write_text(json.dumps({"template": str(template), "scratch": str(scratch / "course"),
+                                   "student": submission.student_id,
+                                   "notebooks": {k: str(v) for k, v in submission.notebooks.items()}}))
+    threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1) // options.workers)
+    env = {**tool_environment(), DEADLINE_ENV: str(time.time() + time_limit), "MNIST_LAB_DEVICE": device,
+           "MNIST_LAB_THREADS": str(threads), CELL_TIMEOUT_ENV: str(cell_timeout)}
+    process = subprocess.Popen([sys.executable, "-m", "autograder.runner", str(request)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=_limit_resources(options.memory_limit_mb))
+    try:
+        output, _ = process.communicate(timeout=time_limit + 120)
+    except subprocess.TimeoutExpired:
+        _kill_tree(process.pid)
+        output, _ = process.communicate()
+        result.status = "error"
+        result.problems.append(f"grading was stopped after {time_limit + 120} s; no points could be recorded")
+    answer = scratch / "cells.json"
+    if answer.is_file():
+        result.cells = [CellResult(**c) for c in json.loads(answer.read_text())]
+    elif result.status != "error":
+        result.status = "error"
+        result.problems.append("grading failed: " + (output or "").strip().splitlines()[-1:][0][:300]
+                               if (output or "").strip() else "grading failed without output")
+    if any(c.message.startswith(("GradingStopped", "CellTimeoutError")) for c in result.cells):
+        result.status = "incomplete"
+        reasons = sorted({c.message for c in result.cells if c.message.startswith(("GradingStopped", "CellTimeout"))})
+        result.problems.extend(reasons[:3])
+    if not result.cells:
+        result.cells = _blank_cells(template, "not graded")
+    missing = set(NOTEBOOKS) - set(submission.notebooks)
+    for cell in result.cells:
+        if cell.notebook in missing and not cell.message:
+            cell.message = "notebook not submitted"
+    result.seconds = time.monotonic() - start
+    shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a process and everything it started (nbgrader, and kernels, which run in sessions of their own)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        for process in parent.children(recursive=True) + [parent]:
+            process.kill()
+    except psutil.NoSuchProcess:
+        pass
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text)[:40] or "student"
+
+
+def _blank_cells(template: Path, message: str) -> list[CellResult]:
+    """Every graded cell of the assignment at 0 points, for a submission that could not be graded."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{template / 'gradebook.db'}") as gb:
+        assignment = gb.find_assignment(ASSIGNMENT)
+        return [CellResult(nb.name, cell.name, 0.0, cell.max_score, message)
+                for nb in assignment.notebooks for cell in nb.grade_cells]
+
+
+class ResultStore:
+    """One JSON file per finished submission: what makes a batch resumable and re-runs incremental."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, student_id: str) -> Path:
+        return self.folder / f"{_safe(student_id)}.json"
+
+    def load(self, student_id: str) -> SubmissionResult | None:
+        try:
+            return SubmissionResult.from_json(json.loads(self.path(student_id).read_text()))
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def save(self, result: SubmissionResult) -> None:
+        target = self.path(result.student_id)
+        tmp = target.with_suffix(".json.part")
+        tmp.write_text(json.dumps(result.to_json(), indent=1))
+        os.replace(tmp, target)  # a batch killed mid-write keeps the previous complete file
+
+
+def grade_batch(source: Path, out: Path, options: Options | None = None, on_result=None) -> list[SubmissionResult]:
+    """Grade every submission in ``source`` (folder or Moodle zip); results, gradebook and reports in ``out``."""
+    from . import gradebook, reports
+
+    options = options or Options()
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "work"
+    submissions = ingest(source, work / "ingested")
+    template = _template(work)
+    store = ResultStore(out / "results")
+    db_url = options.db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    gradebook.prepare(db_url, template)
+    results, todo = {}, []
+    for submission in submissions:
+        previous = store.load(submission.student_id)
+        if previous and previous.digest == submission.digest and not options.force:
+            results[submission.student_id] = previous
+        else:
+            todo.append(submission)
+    bar = _progress(len(todo), options.progress)
+    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+        futures = {pool.submit(grade_submission, s, template, work, options): s for s in todo}
+        for future in as_completed(futures):
+            result = future.result()
+            store.save(result)
+            gradebook.record(db_url, result)
+            results[result.student_id] = result
+            bar.set_postfix_str(f"{result.student_id}: {result.automatic_points:g} pts, {result.status}")
+            bar.update()
+            if on_result:
+                on_result(result)
+    bar.close()
+    ordered = [results[s.student_id] for s in submissions if s.student_id in results]
+    reports.write_all(out, ordered)
+    return ordered
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="grading", unit="submission", disable=not enabled or total == 0)
+
+
+def _child(request_path: str) -> int:
+    """Inside the isolated process: run autograde for one request and write cells.json next to it."""
+    request = json.loads(Path(request_path).read_text())
+    cells = run_autograde(Path(request["template"]), Path(request["scratch"]), request["student"],
+                          {k: Path(v) for k, v in request["notebooks"].items()})
+    answer = Path(request_path).with_name("cells.json")
+    answer.write_text(json.dumps([asdict(c) for c in cells]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1]))

@@ -1,0 +1,168 @@
+"""The grading runner end to end: the example submissions, reports, a Moodle zip, and resuming a killed batch."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.examples import EXAMPLE_SUBMISSIONS, EXAMPLES, build
+from autograder.ingest import ingest, notebook_name
+from autograder.release import ROOT, tool_environment
+from autograder.reports import MOODLE_COLUMNS
+from autograder.runner import Options, ResultStore, grade_batch
+
+pytestmark = pytest.mark.training
+FAST = dict(workers=2, cell_timeout=60, progress=False)
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    out = tmp_path_factory.mktemp("graded-examples")
+    return out, {r.student_id: r for r in grade_batch(EXAMPLES, out, Options(**FAST))}
+
+
+def test_every_example_gets_exactly_its_expected_score(examples):
+    _, results = examples
+    table = {s: (r.automatic_points, r.pending_points, r.status) for s, r in results.items()}
+    expected = {s: (e.automatic, e.pending, e.status) for s, (_, e) in EXAMPLE_SUBMISSIONS.items()}
+    assert table == expected
+
+
+@pytest.mark.parametrize("student, grade_id, words", [
+    ("infinite_loop", "p7_stability_tests", "CellTimeoutError"),
+    ("kernel_crash", "p6_delta_pool_tests", "kernel died while running this cell"),
+    ("kernel_crash", "p6_backward_tests", "kernel died in an earlier cell"),
+    ("memory_hog", "p7_activation_tests", "MemoryError"),
+    ("syntax_error", "p7_gradient_tests", "NameError"),
+    ("partial", "p6_delta_conv_tests", "missing the factor sigma'(z1[x, y])"),
+])
+def test_failures_carry_a_clear_message(examples, student, grade_id, words):
+    cell = next(c for c in examples[1][student].cells if c.grade_id == grade_id)
+    assert cell.points == 0 and words in cell.message, cell
+
+
+def test_unreadable_notebook_is_reported_not_fatal(examples):
+    result = examples[1]["invalid_json"]
+    assert any(p.startswith("unreadable problem5.ipynb") for p in result.problems)
+    assert {c.message for c in result.cells if c.notebook == "problem5"} == {"notebook not submitted"}
+
+
+def test_reports_are_written_and_readable(examples):
+    out, results = examples
+    with open(out / "grades.csv", newline="") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    assert rows.keys() == results.keys()
+    assert rows["reference"]["automatic total"] == "12.5" and rows["reference"]["5b manual"] == "pending"
+    assert rows["kernel_crash"]["status"] == "incomplete" and rows["kernel_crash"]["6 delta_pool"] == "0"
+    with open(out / "moodle_grading_worksheet.csv", newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == MOODLE_COLUMNS
+        worksheet = {row["Identifier"]: row for row in reader}
+    assert worksheet["Participant reference"]["Grade"] == "12.50"
+    assert worksheet["Participant untouched"]["Maximum Grade"] == "16.00"
+    gradescope = json.loads((out / "gradescope" / "partial" / "results.json").read_text())
+    assert gradescope["score"] == 10.5 and sum(t["score"] for t in gradescope["tests"]) == 10.5
+    page = (out / "feedback" / "partial.html").read_text()
+    assert "6 delta_conv" in page and "missing the factor sigma&#x27;(z1[x, y])" in page
+    assert "check_delta_conv" not in page and "autograder.checks" not in page  # hidden test code never shows
+
+
+def test_gradebook_holds_every_submission(examples):
+    out, results = examples
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        for student, result in results.items():
+            submission = gb.find_submission("ps3", student)
+            assert submission.score == pytest.approx(result.automatic_points)
+        assert gb.find_submission("ps3", "reference").needs_manual_grade
+
+
+def test_regrading_an_unchanged_batch_grades_nothing(examples):
+    out, results = examples
+    graded = []
+    again = grade_batch(EXAMPLES, out, Options(**FAST), on_result=graded.append)
+    assert graded == [] and [r.automatic_points for r in again] == [results[r.student_id].automatic_points for r in again]
+
+
+def reference_only(notebooks=("problem6", "problem7")):
+    return {n: (EXAMPLES / "reference" / "ps3" / f"{n}.ipynb").read_bytes() for n in notebooks}
+
+
+def test_moodle_zip_with_odd_names_nested_zip_and_two_uploads(tmp_path):
+    notebooks = reference_only()
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in notebooks.items():
+            zf.writestr(f"Zoë Müller-Lüdenscheidt_1001_assignsubmission_file_/{name}.ipynb", data)
+        inner = tmp_path / "inner.zip"
+        with zipfile.ZipFile(inner, "w") as nested:
+            for name, data in notebooks.items():
+                nested.writestr(f"ps3/{name}.ipynb", data)
+        zf.write(inner, "Jean Dupont_1002_assignsubmission_file_/abgabe.zip")
+        zf.writestr("Ana Silva_1003_assignsubmission_file_/problem6.ipynb", b"{}")  # an older, broken upload
+        zf.writestr("Ana Silva_1003_assignsubmission_file_/Problem 6 (1).ipynb", notebooks["problem6"])
+        zf.writestr("Ana Silva_1003_assignsubmission_file_/problem7.ipynb", notebooks["problem7"])
+        zf.writestr("Ana Silva_1003_assignsubmission_file_/notes.txt", b"thanks!")
+    out = tmp_path / "out"
+    results = {r.student_id: r for r in grade_batch(archive, out, Options(**FAST))}
+    assert results["1001"].name == "Zoë Müller-Lüdenscheidt" and results["1002"].name == "Jean Dupont"
+    assert {s: r.automatic_points for s, r in results.items()} == {"1001": 8.5, "1002": 8.5, "1003": 8.5}
+    problems = " | ".join(results["1003"].problems)
+    assert "misnamed Problem 6 (1).ipynb" in problems and "extra file notes.txt" in problems
+    assert "unreadable problem6.ipynb" in problems
+    assert any("nested zip" in p for p in results["1002"].problems)
+    with open(out / "moodle_grading_worksheet.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((r["Identifier"], r["Full name"], r["Grade"]) for r in rows) == [
+        ("Participant 1001", "Zoë Müller-Lüdenscheidt", "8.50"), ("Participant 1002", "Jean Dupont", "8.50"),
+        ("Participant 1003", "Ana Silva", "8.50")]
+
+
+@pytest.mark.parametrize("filename, notebook", [
+    ("problem5.ipynb", "problem5"), ("Problem 6 (1).ipynb", "problem6"), ("ps3_p7.ipynb", "problem7"),
+    ("Aufgabe_5.ipynb", "problem5"), ("problem57.ipynb", None), ("notes.ipynb", None),
+])
+def test_notebook_names_are_matched_leniently(filename, notebook):
+    assert notebook_name(filename) == notebook
+
+
+def test_killed_batch_resumes_without_losing_or_regrading(tmp_path):
+    source = tmp_path / "submissions"
+    for student in ("s1", "s2", "s3", "s4"):
+        (source / student / "ps3").mkdir(parents=True)
+        for name, data in reference_only().items():
+            (source / student / "ps3" / f"{name}.ipynb").write_bytes(data)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "grade", str(source), "--out", str(out), "--workers", "1",
+               "--no-progress"]
+    process = subprocess.Popen(command, env=tool_environment(), cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = ResultStore(out / "results")
+    deadline = time.time() + 600
+    while not (out / "results").is_dir() or len(list((out / "results").glob("*.json"))) < 2:
+        assert time.time() < deadline and process.poll() is None, "the batch ended or stalled before 2 results"
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)  # the grading processes of the batch die with it
+    process.wait()
+    finished = {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    assert 2 <= len(finished) < 4
+    regraded = []
+    results = grade_batch(source, out, Options(**FAST), on_result=regraded.append)
+    assert {r.student_id for r in regraded} == {"s1", "s2", "s3", "s4"} - finished.keys()
+    assert {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.stem in finished} == finished
+    assert [r.automatic_points for r in results] == [8.5] * 4
+    assert store.load("s1").automatic_points == 8.5
+
+
+def test_committed_examples_match_their_definitions(tmp_path):
+    build(tmp_path)
+    for path in tmp_path.rglob("*.ipynb"):
+        assert path.read_bytes() == (EXAMPLES / path.relative_to(tmp_path)).read_bytes(), path
