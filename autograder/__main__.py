@@ -28,9 +28,9 @@ def _options(args, **extra):
     from .runner import Options
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return Options(device=args.device, workers=args.workers or max(1, cores // 2), cell_timeout=args.cell_timeout,
-                   time_limit=args.time_limit, memory_limit_mb=args.memory_limit_mb,
-                   progress=not args.no_progress, **extra)
+    settings = dict(device=args.device, workers=args.workers or max(1, cores // 2), cell_timeout=args.cell_timeout,
+                    time_limit=args.time_limit, memory_limit_mb=args.memory_limit_mb, progress=not args.no_progress)
+    return Options(**{**settings, **extra})
 
 
 def main(argv=None) -> int:

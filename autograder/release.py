@@ -149,14 +149,15 @@ def generate_release(root: Path, release_root: Path | None = None) -> Path:
     return scratch / "release" / ASSIGNMENT
 
 
-def _differences(left: Path, right: Path) -> list[str]:
-    if not right.exists():
-        return [f"{right} is missing"]
-    diff = filecmp.dircmp(left, right, ignore=["__pycache__"])
-    found = [f"only in the fresh build: {n}" for n in diff.left_only] + [f"only in {right}: {n}" for n in diff.right_only]
-    found += [f"differs: {n}" for n in filecmp.cmpfiles(left, right, diff.common_files, shallow=False)[1]]
+def _differences(fresh: Path, committed: Path, prefix: str = "release/ps3/") -> list[str]:
+    """Files that differ between a fresh build and the committed release, by path."""
+    if not committed.exists():
+        return [f"missing: {prefix}"]
+    diff = filecmp.dircmp(fresh, committed, ignore=["__pycache__"])
+    found = [f"missing: {prefix}{n}" for n in diff.left_only] + [f"not generated: {prefix}{n}" for n in diff.right_only]
+    found += [f"differs: {prefix}{n}" for n in filecmp.cmpfiles(fresh, committed, diff.common_files, shallow=False)[1]]
     for sub in diff.common_dirs:
-        found += _differences(left / sub, right / sub)
+        found += _differences(fresh / sub, committed / sub, f"{prefix}{sub}/")
     return found
 
 

@@ -39,18 +39,21 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--memory-limit-mb", type=int, default=6144)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp)
         rows.append({"case": "one submission", **measure(batch(1, root), root / "out-1",
-                                                         Options(device=args.device, workers=1, progress=False))})
+                                                         Options(device=args.device, workers=1, progress=False,
+                                                                 memory_limit_mb=args.memory_limit_mb))})
         source = batch(args.batch, root)
         for workers in args.workers:
             rows.append({"case": f"batch of {args.batch}", **measure(
                 source, root / f"out-{args.batch}-{workers}", Options(device=args.device, workers=workers,
-                                                                      progress=False))})
+                                                                      progress=False,
+                                                                      memory_limit_mb=args.memory_limit_mb))})
     device = Options(device=args.device).resolved_device()
     print(f"device: {device}")
     print(f"{'case':<16} {'workers':>7} {'wall s':>8} {'s/submission':>13} {'per minute':>11}")

@@ -166,3 +166,18 @@ def test_committed_examples_match_their_definitions(tmp_path):
     build(tmp_path)
     for path in tmp_path.rglob("*.ipynb"):
         assert path.read_bytes() == (EXAMPLES / path.relative_to(tmp_path)).read_bytes(), path
+
+
+def test_gradescope_mode_writes_results_json(tmp_path):
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    for name, data in reference_only().items():
+        (submission / f"{name}.ipynb").write_bytes(data)
+    results = tmp_path / "results" / "results.json"
+    subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--submission", str(submission), "--results",
+                    str(results), "--no-progress"], check=True, env=tool_environment(), cwd=ROOT, timeout=600)
+    report = json.loads(results.read_text())
+    assert report["score"] == 8.5  # problems 6 and 7 complete, problem 5 not submitted
+    assert {t["name"] for t in report["tests"] if t["score"] == 0} == {  # not submitted: 0, nothing pending
+        "problem5: 5a", "problem5: 5b auto", "problem5: 5c auto", "problem5: 5b manual", "problem5: 5c manual"}
+    assert "missing problem5.ipynb" in report["output"]

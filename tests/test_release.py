@@ -73,3 +73,12 @@ def test_untouched_release_notebook_fails_validate_with_the_stub_error(tmp_path)
     shutil.copy(ROOT / "release" / "ps3" / "problem7.ipynb", path)
     result = validate(path)
     assert "Success!" not in result.stdout and "NotImplementedError" in result.stdout + result.stderr
+
+
+def test_drift_in_the_shipped_lab_is_detected(tmp_path):
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    shutil.copytree(ROOT / "source", tmp_path / "source")
+    shutil.copytree(ROOT / "release", tmp_path / "release")
+    shipped = tmp_path / "release" / "ps3" / "mnist_lab" / "train.py"
+    shipped.write_text(shipped.read_text() + "\n# edited by hand\n")
+    assert release.release(tmp_path, check=True) == ["differs: release/ps3/mnist_lab/train.py"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import torch
@@ -32,8 +32,10 @@ class TrainConfig:
     lr: float = 1e-2  # peak learning rate of the one-cycle schedule
     betas: tuple[float, float] = (0.7, 0.9)
     seed: int = 0
-    device: str = "auto"  # "auto" picks CUDA when present
-    threads: int | None = None  # CPU threads; None uses every core this process may use
+    # "auto" picks CUDA when present; graders set MNIST_LAB_DEVICE / MNIST_LAB_THREADS for a whole kernel.
+    device: str = field(default_factory=lambda: os.environ.get("MNIST_LAB_DEVICE", "auto"))
+    threads: int | None = field(  # CPU threads; None uses every core this process may use
+        default_factory=lambda: int(os.environ["MNIST_LAB_THREADS"]) if os.environ.get("MNIST_LAB_THREADS") else None)
     mixed_precision: bool = True  # bf16 autocast where the device runs it natively
     cuda_graphs: bool = True  # capture the training step on CUDA (falls back to eager if capture fails)
     progress: bool = True  # tqdm progress bar
