@@ -32,13 +32,25 @@ class CellGrade:
 class CourseDirectory:
     """A throw-away nbgrader course directory with assignment ps3 generated into its gradebook."""
 
-    def __init__(self, root: Path = ROOT):
-        self.path = Path(tempfile.mkdtemp(prefix="ps3-course-"))
-        shutil.copy(root / "nbgrader_config.py", self.path)
-        shutil.copytree(source_dir(root), self.path / "source" / ASSIGNMENT,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
+    def __init__(self, path: Path):
+        self.path = Path(path)
         self.db_url = f"sqlite:///{self.path / 'gradebook.db'}"
-        self.nbgrader("generate_assignment", ASSIGNMENT, "--force")
+
+    @classmethod
+    def generate(cls, root: Path = ROOT) -> "CourseDirectory":
+        """A new scratch course directory with the assignment generated from ``root``'s source."""
+        course = cls(Path(tempfile.mkdtemp(prefix="ps3-course-")))
+        shutil.copy(root / "nbgrader_config.py", course.path)
+        shutil.copytree(source_dir(root), course.path / "source" / ASSIGNMENT,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
+        course.nbgrader("generate_assignment", ASSIGNMENT, "--force")
+        return course
+
+    @classmethod
+    def copy_of(cls, template: Path, path: Path) -> "CourseDirectory":
+        """A copy of an already generated course directory (generation takes seconds, a copy does not)."""
+        shutil.copytree(template, path)
+        return cls(path)
 
     def nbgrader(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--db={self.db_url}"], cwd=self.path,
@@ -53,7 +65,7 @@ class CourseDirectory:
         folder.mkdir(parents=True, exist_ok=True)
         for name, path in notebooks.items():
             shutil.copy(path, folder / f"{name}.ipynb")
-        self.nbgrader("db", "student", "add", student)
+        # No `nbgrader db student add`: autograde creates missing students itself (Autograde.create_student).
 
     def autograde(self, *students: str) -> None:
         args = ["autograde", ASSIGNMENT, "--force"] + [f"--student={s}" for s in students]

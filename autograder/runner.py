@@ -117,7 +117,7 @@ def _template(work: Path) -> Path:
     template = work / "template"
     if not (template / "gradebook.db").is_file():
         shutil.rmtree(template, ignore_errors=True)
-        course = CourseDirectory()
+        course = CourseDirectory.generate()
         shutil.copytree(course.path, template)
         course.remove()
     return template
@@ -138,9 +138,7 @@ def _messages(notebook_path: Path) -> dict[str, str]:
 
 def run_autograde(template: Path, scratch: Path, student: str, notebooks: dict[str, Path]) -> list[CellResult]:
     """nbgrader autograde of one student in a copy of the template course; the cells' grades and messages."""
-    shutil.copytree(template, scratch)
-    course = CourseDirectory.__new__(CourseDirectory)  # reuse the helper on the copied, generated course
-    course.path, course.db_url = scratch, f"sqlite:///{scratch / 'gradebook.db'}"
+    course = CourseDirectory.copy_of(template, scratch)
     course.submit(student, notebooks)
     course.autograde(student)
     cells = []

@@ -36,7 +36,7 @@ def graded(tmp_path_factory):
         "return delta2[x // 2, y // 2] * M[x, y]")}  # forgot sigma'
     wrong_p5 = {**reference, "problem5": edited(
         tmp, "problem5", "make_augmentation", r"transforms\.RandomRotation\(15\), ", "")}  # crops only
-    course = CourseDirectory()
+    course = CourseDirectory.generate()
     try:
         for student, notebooks in [("reference", reference), ("untouched", release),
                                    ("wrong_p6", wrong_p6), ("wrong_p5", wrong_p5)]:
