@@ -91,6 +91,15 @@ def main(argv=None) -> int:
     results = grade_batch(source, args.out, options)
     print(summary_table(results))
     print(f"\nreports in {args.out}/: grades.csv, moodle_grading_worksheet.csv, gradebook.db, feedback/, gradescope/")
+    if args.command == "examples":
+        from .examples import EXAMPLE_SUBMISSIONS
+
+        wrong = [f"{r.student_id}: got {r.automatic_points:g} automatic, {r.pending_points:g} pending, {r.status}; "
+                 f"expected {e.automatic:g}, {e.pending:g}, {e.status}"
+                 for r in results for e in [EXAMPLE_SUBMISSIONS[r.student_id][1]]
+                 if (r.automatic_points, r.pending_points, r.status) != (e.automatic, e.pending, e.status)]
+        print("\n".join(["", "UNEXPECTED RESULTS:", *wrong]) if wrong else "every example got its expected score")
+        return 1 if wrong else 0
     return 0
 
 

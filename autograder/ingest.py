@@ -80,6 +80,7 @@ def safe_extract(archive: Path, destination: Path) -> list[str]:
 
 def collect(folder: Path, student_id: str, name: str, scratch: Path) -> Submission:
     """Match the files under ``folder`` (nested folders and zips included) to the assignment's notebooks."""
+    folder, scratch = Path(folder).resolve(), Path(scratch).resolve()
     submission = Submission(student_id, name)
     candidates: dict[str, list[Path]] = {}
     pending = [folder]
@@ -130,7 +131,7 @@ def _report_unreadable(path: Path, submission: Submission) -> bool:
 
 def ingest(source: Path, scratch: Path) -> list[Submission]:
     """Submissions from a Moodle zip, a folder of Moodle folders, or nbgrader's ``<student>/ps3/`` layout."""
-    source = Path(source)
+    source, scratch = Path(source).resolve(), Path(scratch).resolve()
     scratch.mkdir(parents=True, exist_ok=True)
     if source.is_file():
         if not zipfile.is_zipfile(source):

@@ -33,7 +33,7 @@ class CourseDirectory:
     """A throw-away nbgrader course directory with assignment ps3 generated into its gradebook."""
 
     def __init__(self, path: Path):
-        self.path = Path(path)
+        self.path = Path(path).resolve()
         self.db_url = f"sqlite:///{self.path / 'gradebook.db'}"
 
     @classmethod

@@ -257,6 +257,7 @@ def grade_batch(source: Path, out: Path, options: Options | None = None, on_resu
     from . import gradebook, reports
 
     options = options or Options()
+    out = Path(out).resolve()  # nbgrader runs in other working directories: every path must be absolute
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
     submissions = ingest(source, work / "ingested")

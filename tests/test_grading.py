@@ -141,9 +141,10 @@ def test_killed_batch_resumes_without_losing_or_regrading(tmp_path):
         for name, data in reference_only().items():
             (source / student / "ps3" / f"{name}.ipynb").write_bytes(data)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "autograder", "grade", str(source), "--out", str(out), "--workers", "1",
+    # relative paths, as an instructor would type them
+    command = [sys.executable, "-m", "autograder", "grade", "submissions", "--out", "out", "--workers", "1",
                "--no-progress"]
-    process = subprocess.Popen(command, env=tool_environment(), cwd=ROOT, start_new_session=True,
+    process = subprocess.Popen(command, env=tool_environment(), cwd=tmp_path, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = ResultStore(out / "results")
     deadline = time.time() + 600
@@ -174,8 +175,9 @@ def test_gradescope_mode_writes_results_json(tmp_path):
     for name, data in reference_only().items():
         (submission / f"{name}.ipynb").write_bytes(data)
     results = tmp_path / "results" / "results.json"
-    subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--submission", str(submission), "--results",
-                    str(results), "--no-progress"], check=True, env=tool_environment(), cwd=ROOT, timeout=600)
+    subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--submission", "submission", "--results",
+                    "results/results.json", "--no-progress"], check=True, env=tool_environment(), cwd=tmp_path,
+                   timeout=600)
     report = json.loads(results.read_text())
     assert report["score"] == 8.5  # problems 6 and 7 complete, problem 5 not submitted
     assert {t["name"] for t in report["tests"] if t["score"] == 0} == {  # not submitted: 0, nothing pending
