@@ -28,7 +28,7 @@ import nbformat
 from .execute import CELL_TIMEOUT_ENV, DEADLINE_ENV
 from .ingest import NOTEBOOKS, Submission, ingest
 from .nbgrader_run import CourseDirectory
-from .release import ASSIGNMENT, ROOT, tool_environment
+from .release import ASSIGNMENT, tool_environment
 
 # Per-cell limits sized for full training (six runs, ~15 s alone on a 2-core CPU, ~2 s on a GPU) with room for a
 # slower machine and several workers sharing it.

@@ -2,7 +2,6 @@
 wrong answer loses exactly its own sub-question. Runs real kernels and the full problem 5 training."""
 
 import re
-import shutil
 from pathlib import Path
 
 import nbformat

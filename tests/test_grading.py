@@ -3,20 +3,18 @@
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
 
 from autograder.examples import EXAMPLE_SUBMISSIONS, EXAMPLES, build
-from autograder.ingest import ingest, notebook_name
-from autograder.release import ROOT, tool_environment
+from autograder.ingest import notebook_name
+from autograder.release import tool_environment
 from autograder.reports import MOODLE_COLUMNS
 from autograder.runner import Options, ResultStore, grade_batch
 

@@ -3,11 +3,10 @@
 import random
 
 import numpy as np
-import sympy as sp
 
 from autograder.symbolic import Mistake, Sampler, check_expression
 from mnist_lab.notation import (M, N_CONV, N_IN, N_OUT, N_POOL, PROBLEM6, W, a0, a2, dC_da3, delta1, delta2, delta3, K,
-                                sigma_prime, z1, z3)
+                                sigma_prime, z1)
 from solutions import problem6 as reference
 
 
