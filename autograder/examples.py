@@ -61,7 +61,8 @@ EXAMPLE_SUBMISSIONS = {
 }
 
 
-def _edited(notebook: str, edits: list[Edit]) -> str:
+def edit_reference(notebook: str, edits: list[Edit]) -> str:
+    """The reference notebook's text with the given edits of its solution cells (each must match once)."""
     nb = nbformat.read(source_dir() / f"{notebook}.ipynb", as_version=4)
     for edit in (e for e in edits if e.notebook == notebook):
         cell = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == edit.grade_id)
@@ -81,7 +82,7 @@ def build(destination: Path = EXAMPLES) -> None:
             if edits is None:
                 text = (ROOT / "release" / "ps3" / f"{notebook}.ipynb").read_text()
             else:
-                text = _edited(notebook, edits)
+                text = edit_reference(notebook, edits)
             if student == "invalid_json" and notebook == "problem5":
                 text = text[: len(text) // 2]  # an upload cut off half-way
             (folder / f"{notebook}.ipynb").write_text(text)

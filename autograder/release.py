@@ -73,10 +73,9 @@ def sync_text(text: str, module_name: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_notebook(pct_path: Path) -> nbformat.NotebookNode:
-    """The nbgrader source notebook of one .pct.py file, deterministic to the byte."""
-    nb = jupytext.read(pct_path, fmt="py:percent")
-    stem = pct_path.name.removesuffix(".pct.py")
+def to_notebook(text: str, stem: str) -> nbformat.NotebookNode:
+    """The nbgrader source notebook of one .pct.py text, deterministic to the byte."""
+    nb = jupytext.reads(text, fmt="py:percent")
     for index, cell in enumerate(nb.cells):
         meta = cell.metadata.get("nbgrader")
         cell.metadata = {}
@@ -101,26 +100,20 @@ def build(root: Path = ROOT, check: bool = False) -> list[str]:
     """Run sync and notebooks on ``root``'s source; return the files that changed (or would change)."""
     changed = []
     for pct in sorted(source_dir(root).glob("*.pct.py")):
-        module = f"solutions.{pct.name.removesuffix('.pct.py')}"
-        synced = sync_text(pct.read_text(), module)
-        if synced != pct.read_text():
+        stem = pct.name.removesuffix(".pct.py")
+        text = pct.read_text()
+        synced = sync_text(text, f"solutions.{stem}")
+        if synced != text:
             changed.append(str(pct.relative_to(root)))
             if not check:
                 pct.write_text(synced)
-        ipynb = pct.with_name(pct.name.removesuffix(".pct.py") + ".ipynb")
-        notebook = nbformat.writes(to_notebook(pct) if not check else _notebook_from_text(synced, pct)) + "\n"
+        ipynb = pct.with_name(f"{stem}.ipynb")
+        notebook = nbformat.writes(to_notebook(synced, stem)) + "\n"
         if not ipynb.is_file() or ipynb.read_text() != notebook:
             changed.append(str(ipynb.relative_to(root)))
             if not check:
                 ipynb.write_text(notebook)
     return changed
-
-
-def _notebook_from_text(text: str, pct: Path) -> nbformat.NotebookNode:
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / pct.name
-        copy.write_text(text)
-        return to_notebook(copy)
 
 
 def tool_environment() -> dict:

@@ -1,12 +1,11 @@
 """nbgrader's real autograde on ps3: full points for the reference, none for the untouched release, and a
 wrong answer loses exactly its own sub-question. Runs real kernels and the full problem 5 training."""
 
-import re
 from pathlib import Path
 
-import nbformat
 import pytest
 
+from autograder.examples import Edit, edit_reference
 from autograder.nbgrader_run import CourseDirectory
 from autograder.release import ROOT, source_dir
 
@@ -14,14 +13,10 @@ pytestmark = pytest.mark.training
 NOTEBOOKS = ("problem5", "problem6", "problem7")
 
 
-def edited(tmp: Path, notebook: str, grade_id: str, pattern: str, replacement: str) -> Path:
+def edited(tmp: Path, edit: Edit) -> Path:
     """A copy of the reference notebook with one solution cell changed (a plausible student mistake)."""
-    nb = nbformat.read(source_dir() / f"{notebook}.ipynb", as_version=4)
-    cell = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
-    cell.source, count = re.subn(pattern, replacement, cell.source, flags=re.S)
-    assert count == 1, f"the edit of {grade_id} did not apply"
-    path = tmp / f"{notebook}-{grade_id}.ipynb"
-    nbformat.write(nb, path)
+    path = tmp / f"{edit.notebook}-{edit.grade_id}.ipynb"
+    path.write_text(edit_reference(edit.notebook, [edit]))
     return path
 
 
@@ -30,11 +25,10 @@ def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("submissions")
     reference = {n: source_dir() / f"{n}.ipynb" for n in NOTEBOOKS}
     release = {n: ROOT / "release" / "ps3" / f"{n}.ipynb" for n in NOTEBOOKS}
-    wrong_p6 = {**reference, "problem6": edited(
-        tmp, "problem6", "delta_conv", r"return delta2\[x // 2, y // 2\] \* M\[x, y\] \* sigma_prime\(z1\[x, y\]\)",
-        "return delta2[x // 2, y // 2] * M[x, y]")}  # forgot sigma'
-    wrong_p5 = {**reference, "problem5": edited(
-        tmp, "problem5", "make_augmentation", r"transforms\.RandomRotation\(15\), ", "")}  # crops only
+    wrong_p6 = {**reference, "problem6": edited(tmp, Edit(  # forgot sigma'
+        "problem6", "delta_conv", r"\* sigma_prime\(z1\[x, y\]\)", ""))}
+    wrong_p5 = {**reference, "problem5": edited(tmp, Edit(  # crops only
+        "problem5", "make_augmentation", r"transforms\.RandomRotation\(15\), ", ""))}
     course = CourseDirectory.generate()
     try:
         for student, notebooks in [("reference", reference), ("untouched", release),
