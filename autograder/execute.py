@@ -24,8 +24,26 @@ def _failure(reason: str) -> NotebookNode:
                         traceback=[f"GradingStopped: {reason}"])
 
 
+CELL_OUTPUT_LIMIT = 1 << 20  # bytes of output kept per cell; the rest is dropped with a note
+
+
 class ResilientExecute(Execute):
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep at most CELL_OUTPUT_LIMIT bytes of a cell's output (a submission printing without end must not
+        fill the grader's memory or the notebook)."""
+        used = self._output_bytes.get(cell_index, 0)
+        size = len(str(msg.get("content", "")))
+        if used + size > CELL_OUTPUT_LIMIT:
+            if used <= CELL_OUTPUT_LIMIT:
+                outs.append(NotebookNode(output_type="stream", name="stderr",
+                                         text=f"\n[output truncated by the grader after {CELL_OUTPUT_LIMIT} bytes]\n"))
+            self._output_bytes[cell_index] = CELL_OUTPUT_LIMIT + 1
+            return None
+        self._output_bytes[cell_index] = used + size
+        return super().output(outs, msg, display_id, cell_index)
+
     def preprocess(self, nb, resources=None, km=None):
+        self._output_bytes = {}
         self._stopped = None
         deadline = os.environ.get(DEADLINE_ENV)
         self._deadline = float(deadline) if deadline else None

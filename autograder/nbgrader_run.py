@@ -52,9 +52,10 @@ class CourseDirectory:
         shutil.copytree(template, path)
         return cls(path)
 
-    def nbgrader(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    def nbgrader(self, *args: str, timeout: float | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--db={self.db_url}"], cwd=self.path,
-                                capture_output=True, text=True, env=tool_environment(), timeout=timeout)
+                                capture_output=True, text=True, env={**tool_environment(), **(env or {})},
+                                timeout=timeout)
         if result.returncode != 0:
             raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
         return result
@@ -67,9 +68,9 @@ class CourseDirectory:
             shutil.copy(path, folder / f"{name}.ipynb")
         # No `nbgrader db student add`: autograde creates missing students itself (Autograde.create_student).
 
-    def autograde(self, *students: str) -> None:
-        args = ["autograde", ASSIGNMENT, "--force"] + [f"--student={s}" for s in students]
-        self.nbgrader(*args)
+    def autograde(self, *students: str, extra_args=(), env: dict | None = None) -> None:
+        args = ["autograde", ASSIGNMENT, "--force", *[f"--student={s}" for s in students], *extra_args]
+        self.nbgrader(*args, env=env)
 
     def grades(self, student: str) -> list[CellGrade]:
         with Gradebook(self.db_url) as gb:

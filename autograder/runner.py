@@ -1,8 +1,12 @@
-"""Grade a batch: submissions -> one isolated process each (nbgrader autograde) -> results -> gradebook.
+"""Grade a batch: submissions -> one isolated process each -> results -> gradebook.
 
     grade_batch(source, out)        the batch, resumable: a finished submission's result is saved at once
     grade_submission(submission)    one submission in its own process, with time and memory limits
-    run_autograde(...)              inside that process: nbgrader's real autograde in a scratch course copy
+    run_autograde(...)              inside that process, one step each:
+                                      sanitize   repair each notebook against the release (sanitize.py)
+                                      execute    nbgrader's real autograde, kernels contained (sandbox.py)
+                                      judge      clean verdicts from what the hidden tests recorded (verdicts.py)
+                                      score      the clean verdict counts; disagreements are flagged for review
 
 A submission that times out, crashes its kernel or exhausts memory keeps the points of the cells that
 completed (see execute.py); a grading process that fails outright gives that submission status "error" and
@@ -28,7 +32,7 @@ import nbformat
 from .execute import CELL_TIMEOUT_ENV, DEADLINE_ENV
 from .ingest import NOTEBOOKS, Submission, ingest
 from .nbgrader_run import CourseDirectory
-from .release import ASSIGNMENT, tool_environment
+from .release import ASSIGNMENT, ROOT, tool_environment
 
 # Per-cell limits sized for full training (six runs, ~15 s alone on a 2-core CPU, ~2 s on a GPU) with room for a
 # slower machine and several workers sharing it.
@@ -47,6 +51,8 @@ class Options:
     force: bool = False  # regrade submissions whose files did not change
     db_url: str | None = None  # the gradebook (default: sqlite in the output folder)
     progress: bool = True
+    contain: bool = True  # run kernels in the sandbox where it is available (sandbox.py)
+    source: Path | None = None  # the submissions as given (hidden from kernels); set by grade_batch
 
     def resolved_device(self) -> str:
         if self.device == "auto":
@@ -68,7 +74,8 @@ class CellResult:
     grade_id: str
     points: float | None  # None: waits for a person (manually graded answer)
     max_points: float
-    message: str = ""  # the error name and message of a failed test cell (never its code)
+    message: str = ""  # why a test cell failed, from the grader's clean verdict (never test code)
+    kernel_points: float | None = None  # what the test scored inside the student's kernel, for comparison
 
     @property
     def pending(self) -> bool:
@@ -87,6 +94,8 @@ class SubmissionResult:
     seconds: float = 0.0
     digest: str = ""
     device: str = ""
+    review: list[str] = field(default_factory=list)  # why a person should look at this submission (empty: no need)
+    contained: bool = True  # the kernels ran in the sandbox (False where it is unavailable: see the README)
 
     @property
     def automatic_points(self) -> float:
@@ -123,8 +132,9 @@ def _template(work: Path) -> Path:
     return template
 
 
-def _messages(notebook_path: Path) -> dict[str, str]:
-    """grade_id -> 'ErrorName: message' of each failed cell of an autograded notebook."""
+def _kernel_results(notebook_path: Path) -> dict[str, str]:
+    """grade_id -> 'ErrorName: message' of each failed cell of an autograded notebook (for the grader's own use:
+    a message written by student code is never shown, except the runner's own stop reasons)."""
     found = {}
     if not notebook_path.is_file():
         return found
@@ -136,19 +146,100 @@ def _messages(notebook_path: Path) -> dict[str, str]:
     return found
 
 
-def run_autograde(template: Path, scratch: Path, student: str, notebooks: dict[str, Path]) -> list[CellResult]:
-    """nbgrader autograde of one student in a copy of the template course; the cells' grades and messages."""
+STOP_REASONS = ("GradingStopped", "CellTimeoutError")
+# Cells whose in-kernel test decides as much as the clean verdict (the others only check types in the kernel,
+# because their answers cannot be judged there without the reference answers).
+DECISIVE_IN_KERNEL = {"p5a_tests", "p5b_tests", "p5c_tests", "p7_activation_tests"}
+
+
+def sanitize_notebooks(template: Path, notebooks: dict[str, Path], folder: Path) -> tuple[dict[str, Path], list, bool]:
+    """Repair each notebook against the release; the repaired files, the notes and whether tests were tampered."""
+    from .sanitize import repair
+
+    folder.mkdir(parents=True, exist_ok=True)
+    repaired, notes, tampered = {}, [], False
+    for name, path in notebooks.items():
+        release = nbformat.read(template / "release" / ASSIGNMENT / f"{name}.ipynb", as_version=4)
+        result = repair(nbformat.read(path, as_version=4), release, name)
+        repaired[name] = folder / f"{name}.ipynb"
+        nbformat.write(result.notebook, repaired[name])
+        notes += result.notes
+        tampered |= result.tampered
+    return repaired, notes, tampered
+
+
+def _sandbox_policy(request: dict, workdir: Path, runtime: Path) -> "sandbox.Policy":
+    from . import sandbox
+    from mnist_lab.data import default_root as default_mnist_dir
+
+    hidden = [str(Path.home()), str(ROOT), request["out"], request.get("source", ""), "/etc/shadow"]
+    prefixes = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
+    return sandbox.Policy(uid=sandbox.uid_for(os.getpid()), hide=[h for h in hidden if h],
+                          expose_ro=[*prefixes, str(default_mnist_dir())], expose_rw=[str(workdir), str(runtime)],
+                          env={"MNIST_DIR": str(default_mnist_dir()), "TMPDIR": "/tmp"})
+
+
+def run_autograde(template: Path, scratch: Path, student: str, notebooks: dict[str, Path],
+                  request: dict | None = None) -> dict:
+    """Sanitize, execute (nbgrader autograde), judge and score one student in a copy of the template course."""
+    from . import sandbox
+    from .verdicts import judge_all
+
+    request = request or {}
+    seed = int(request.get("seed", 0))
     course = CourseDirectory.copy_of(template, scratch)
-    course.submit(student, notebooks)
-    course.autograde(student)
-    cells = []
-    autograded = scratch / "autograded" / student / ASSIGNMENT
-    messages = {nb: _messages(autograded / f"{nb}.ipynb") for nb in NOTEBOOKS}
+    repaired, notes, tampered = sanitize_notebooks(template, notebooks, scratch.parent / "sanitized")
+    course.submit(student, repaired)
+
+    workdir = scratch / "autograded" / student / ASSIGNMENT
+    handin = workdir / ".handin"
+    env = {"PS3_HANDIN_DIR": str(handin), "PS3_HANDIN_SEED": str(seed)}
+    args = []
+    contained = bool(request.get("contain", True)) and sandbox.available()
+    if contained:
+        runtime = scratch.parent / "runtime"
+        runtime.mkdir(exist_ok=True)
+        policy = _sandbox_policy(request, workdir, runtime).write(scratch.parent / "policy.json")
+        sandbox.write_kernel_spec(scratch.parent / "jupyter", policy)
+        # The kernel has no network: it talks to nbclient over Unix sockets in the runtime folder, whose connection
+        # file jupyter_client writes to TMPDIR.
+        env.update(JUPYTER_PATH=str(scratch.parent / "jupyter"), JUPYTER_RUNTIME_DIR=str(runtime), TMPDIR=str(runtime))
+        args = [f"--Execute.kernel_name={sandbox.KERNEL_NAME}", "--KernelManager.transport=ipc",
+                f"--KernelManager.ip={runtime / 'kernel'}"]
+    elif request.get("contain", True):
+        notes.append("the kernels ran without containment (the grader is not root or namespaces are refused)")
+    try:
+        course.autograde(student, extra_args=args, env=env)
+    finally:
+        if contained:
+            sandbox.kill_user(sandbox.uid_for(os.getpid()))
+
+    kernel_messages = {nb: _kernel_results(workdir / f"{nb}.ipynb") for nb in NOTEBOOKS}
+    verdicts = judge_all(handin, seed)
+    cells, review = [], []
+    if tampered:
+        review.append("test or locked cells were changed, deleted or duplicated (restored before grading)")
     for grade in course.grades(student):
-        score = None if grade.needs_manual_grade else grade.score
-        cells.append(CellResult(grade.notebook, grade.grade_id, score, grade.max_score,
-                                messages[grade.notebook].get(grade.grade_id, "")))
-    return cells
+        if grade.needs_manual_grade:
+            cells.append(CellResult(grade.notebook, grade.grade_id, None, grade.max_score))
+            continue
+        kernel_message = kernel_messages[grade.notebook].get(grade.grade_id, "")
+        verdict = verdicts.get(grade.grade_id)
+        if verdict is None:  # a manually graded answer left unanswered: nbgrader scored it
+            cells.append(CellResult(grade.notebook, grade.grade_id, grade.score, grade.max_score,
+                                    "" if grade.score else "not answered", grade.score))
+            continue
+        points = grade.max_score if verdict.passed else 0.0
+        message = verdict.message
+        if not verdict.recorded and kernel_message.startswith(STOP_REASONS):
+            message = kernel_message
+        kernel_passed = bool(grade.score) and not kernel_message
+        if kernel_passed != verdict.passed and (verdict.passed or grade.grade_id in DECISIVE_IN_KERNEL
+                                                or not verdict.recorded):
+            review.append(f"{grade.grade_id}: the test {'passed' if kernel_passed else 'failed'} inside the kernel "
+                          f"but the grader's own check {'passed' if verdict.passed else 'failed'}")
+        cells.append(CellResult(grade.notebook, grade.grade_id, points, grade.max_score, message, grade.score))
+    return {"cells": [asdict(c) for c in cells], "notes": notes, "review": review, "contained": contained}
 
 
 def grade_submission(submission: Submission, template: Path, work: Path, options: Options) -> SubmissionResult:
@@ -166,7 +257,9 @@ def grade_submission(submission: Submission, template: Path, work: Path, options
     scratch = Path(tempfile.mkdtemp(prefix=f"{_safe(submission.student_id)}-", dir=work))
     request = scratch / "request.json"
     request.write_text(json.dumps({"template": str(template), "scratch": str(scratch / "course"),
-                                   "student": submission.student_id,
+                                   "student": submission.student_id, "seed": int(submission.digest[:8] or "0", 16),
+                                   "out": str(work.parent), "source": str(options.source or ""),
+                                   "contain": options.contain,
                                    "notebooks": {k: str(v) for k, v in submission.notebooks.items()}}))
     threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1) // options.workers)
     env = {**tool_environment(), DEADLINE_ENV: str(time.time() + time_limit), "MNIST_LAB_DEVICE": device,
@@ -181,22 +274,30 @@ def grade_submission(submission: Submission, template: Path, work: Path, options
         output, _ = process.communicate()
         result.status = "error"
         result.problems.append(f"grading was stopped after {time_limit + 120} s; no points could be recorded")
+    finally:
+        from . import sandbox
+
+        sandbox.kill_user(sandbox.uid_for(process.pid))  # whatever the submission's kernels left running
     answer = scratch / "cells.json"
     if answer.is_file():
-        result.cells = [CellResult(**c) for c in json.loads(answer.read_text())]
+        graded = json.loads(answer.read_text())
+        result.cells = [CellResult(**c) for c in graded["cells"]]
+        result.problems.extend(graded["notes"])
+        result.review = graded["review"]
+        result.contained = graded["contained"]
     elif result.status != "error":
         result.status = "error"
         result.problems.append("grading failed: " + (output or "").strip().splitlines()[-1:][0][:300]
                                if (output or "").strip() else "grading failed without output")
-    if any(c.message.startswith(("GradingStopped", "CellTimeoutError")) for c in result.cells):
+    if any(c.message.startswith(STOP_REASONS) for c in result.cells):
         result.status = "incomplete"
-        reasons = sorted({c.message for c in result.cells if c.message.startswith(("GradingStopped", "CellTimeout"))})
+        reasons = sorted({c.message for c in result.cells if c.message.startswith(STOP_REASONS)})
         result.problems.extend(reasons[:3])
     if not result.cells:
         result.cells = _blank_cells(template, "not graded")
     missing = set(NOTEBOOKS) - set(submission.notebooks)
     for cell in result.cells:
-        if cell.notebook in missing and not cell.message:
+        if cell.notebook in missing:
             cell.message = "notebook not submitted"
     result.seconds = time.monotonic() - start
     shutil.rmtree(scratch, ignore_errors=True)
@@ -256,7 +357,12 @@ def grade_batch(source: Path, out: Path, options: Options | None = None, on_resu
     """Grade every submission in ``source`` (folder or Moodle zip); results, gradebook and reports in ``out``."""
     from . import gradebook, reports
 
-    options = options or Options()
+    from dataclasses import replace
+
+    from mnist_lab import load_mnist
+
+    options = replace(options or Options(), source=Path(source).resolve())
+    load_mnist()  # fetched, verified and cached once here: kernels see MNIST read-only
     out = Path(out).resolve()  # nbgrader runs in other working directories: every path must be absolute
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
@@ -299,10 +405,10 @@ def _progress(total: int, enabled: bool):
 def _child(request_path: str) -> int:
     """Inside the isolated process: run autograde for one request and write cells.json next to it."""
     request = json.loads(Path(request_path).read_text())
-    cells = run_autograde(Path(request["template"]), Path(request["scratch"]), request["student"],
-                          {k: Path(v) for k, v in request["notebooks"].items()})
+    graded = run_autograde(Path(request["template"]), Path(request["scratch"]), request["student"],
+                           {k: Path(v) for k, v in request["notebooks"].items()}, request)
     answer = Path(request_path).with_name("cells.json")
-    answer.write_text(json.dumps([asdict(c) for c in cells]))
+    answer.write_text(json.dumps(graded))
     return 0
 
 

@@ -1,126 +1,187 @@
-"""Hidden-test checks for problem 5: the architecture, the epochs per budget, the augmentation, the training.
+"""Checks for problem 5, run by the grader on what the hidden tests recorded: the architecture, the trained
+networks, the epochs per budget and the augmentation.
+
+Trained networks arrive as a tape (the tensor operations of their forward pass) plus weights. The grader
+rebuilds each as a ``TapeNet`` that runs only allow-listed torch operations with literal arguments, traces the
+rebuilt network itself to check the architecture (the recorded shapes are not trusted) and measures its test
+accuracy on MNIST itself.
 
 Accuracy floor (ACCURACY_FLOOR): the reference network (solutions/problem5.py) over seeds 0, 1, 2 on a CPU
 scored between 98.38% and 98.81% in every budget x condition cell (README, "Reference quality"). The floor
 sits 1.4 points below the lowest reference run, so other correct designs pass (tests/test_problem5_checks.py
 trains a different correct network), while a network that does not learn from its input scores about 11%.
-One seed is graded: seed-to-seed spread of the reference is at most 0.4 points.
 """
+
+from __future__ import annotations
+
+import random
 
 import torch
 import torch.nn as nn
-from torch.overrides import TorchFunctionMode
+import torch.nn.functional as F
+import torchvision.transforms.functional as TF
 
-from mnist_lab import TrainConfig, compile_augmentation, lab_data, run_budget_experiment
+from autograder.decode import decode_array
+from mnist_lab import evaluate, lab_data
 from mnist_lab.experiment import REFERENCE_EPOCHS
+from mnist_lab.handin import (ACCURACY_FLOOR, AUGMENT_DRAWS, AUGMENT_IMAGES, EPOCHS_CALLS, architecture_problem,
+                              trace_network)
+from solutions import problem5 as reference
 
-ACCURACY_FLOOR = 0.970
-GRADING_SEEDS = (0,)
+IDENTITY = {"dropout", "contiguous", "log_softmax", "softmax"}  # no effect on the predicted class in eval mode
+FUNCTIONS = {"conv2d": F.conv2d, "max_pool2d": F.max_pool2d, "_max_pool2d": F.max_pool2d,
+             "max_pool2d_with_indices": lambda *a, **k: F.max_pool2d_with_indices(*a, **k)[0],
+             "avg_pool2d": F.avg_pool2d, "relu": F.relu, "relu_": F.relu, "leaky_relu": F.leaky_relu,
+             "tanh": torch.tanh, "sigmoid": torch.sigmoid, "elu": F.elu, "gelu": F.gelu, "flatten": torch.flatten,
+             "linear": F.linear, "batch_norm": F.batch_norm}
 
 
-class _LayerRecorder(TorchFunctionMode):
-    """Records the convolutions and max-pools a forward pass calls, whether via nn modules or F functions."""
+class TapeError(ValueError):
+    pass
 
-    def __init__(self):
+
+class TapeNet(nn.Module):
+    """A network rebuilt from a recorded tape: allow-listed torch functions applied in order to one stream."""
+
+    def __init__(self, tape: dict):
         super().__init__()
-        self.calls = []
+        if not isinstance(tape, dict) or not isinstance(tape.get("ops"), list) or not tape["ops"]:
+            raise TapeError("no network was recorded")
+        for op in tape["ops"]:
+            name = op.get("op") if isinstance(op, dict) else None
+            if name not in FUNCTIONS and name not in IDENTITY and name not in ("view", "reshape"):
+                raise TapeError(f"the network uses {name!r}, which the grader does not rebuild; use convolutions, "
+                                "pooling, activations, flatten/view and linear layers")
+        self.ops = tape["ops"]
+        weights = tape.get("weights") or {}
+        self.weights = {name: torch.from_numpy(decode_array(value)) for name, value in weights.items()}
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        name = getattr(func, "__name__", "")
-        if name == "conv2d":
-            self.calls.append(("conv", None, tuple(out.shape)))
-        elif "max_pool2d" in name:
-            kernel = kwargs.get("kernel_size", args[1] if len(args) > 1 else None)
-            result = out[0] if isinstance(out, tuple) else out
-            self.calls.append(("pool", kernel, tuple(result.shape)))
-        return out
+    def _resolve(self, value, stream):
+        if isinstance(value, list):
+            return [self._resolve(v, stream) for v in value]
+        if isinstance(value, dict):
+            if value.get("stream"):
+                return stream
+            if "param" in value:
+                if value["param"] not in self.weights:
+                    raise TapeError(f"the weights of {value['param']!r} were not recorded")
+                return self.weights[value["param"]]
+            raise TapeError("the network passes a tensor that is neither its input nor a parameter")
+        return value
+
+    def forward(self, x):
+        for op in self.ops:
+            name = op["op"]
+            if name in IDENTITY:
+                continue
+            if name in ("view", "reshape"):
+                x = x.reshape(x.shape[0], *op["shape"][1:])  # the trace ran on 3 images: dimension 0 is the batch
+                continue
+            args = self._resolve(op.get("args", []), x)
+            kwargs = {k: self._resolve(v, x) for k, v in (op.get("kwargs") or {}).items()}
+            kwargs.pop("inplace", None)
+            if name == "batch_norm":
+                kwargs["training"] = False
+            x = FUNCTIONS[name](*args, **kwargs)
+        return x
 
 
-def _layers(model: nn.Module, input_size: int):
-    recorder = _LayerRecorder()
-    with torch.no_grad(), recorder:
-        out = model(torch.zeros(2, 1, input_size, input_size))
-    return recorder.calls, out
+def _rebuild(tape: dict, input_size: int) -> TapeNet:
+    try:
+        net = TapeNet(tape)
+        problem = architecture_problem(trace_network(net, input_size))  # the grader's own trace of the rebuild
+    except (TapeError, ValueError, TypeError, RuntimeError, KeyError) as exc:
+        raise AssertionError(f"the network cannot be rebuilt by the grader: {exc}") from None
+    assert problem is None, f"build_cnn({input_size}): {problem}"
+    return net
 
 
-def check_architecture(build_cnn):
-    for input_size in (28, 24):
+def check_architecture(recorded: dict):
+    assert "error" not in recorded, f"build_cnn failed: {recorded['error']}"
+    tapes = recorded.get("tapes") or {}
+    for size in (28, 24):
+        assert str(size) in tapes, f"build_cnn({size}) was not recorded"
+        _rebuild(tapes[str(size)], size)
+
+
+def check_training(recorded: dict, condition: str, budgets):
+    """Every budget trained with the reference epochs, rebuilt, and at least ACCURACY_FLOOR on the test set."""
+    assert "error" not in recorded, f"cannot train the {condition} condition: {recorded['error']}"
+    runs = {run.get("n_examples"): run for run in recorded.get("runs", []) if isinstance(run, dict)}
+    for n in budgets:
+        run = runs.get(n)
+        assert run is not None, f"no {condition} network trained on {n} examples was recorded"
+        size = 24 if condition == "augmented" else 28
+        assert run.get("input_size") == size, f"the {condition} network must take {size}x{size} inputs"
+        assert run.get("epochs") == REFERENCE_EPOCHS[n], f"the {condition} run on {n} examples used other epochs"
+        net = _rebuild(run.get("tape"), size)
         try:
-            model = build_cnn(input_size)
-        except NotImplementedError:
-            raise AssertionError("build_cnn is not implemented yet") from None
-        assert isinstance(model, nn.Module), f"build_cnn({input_size}) must return an nn.Module"
-        model.eval()
-        try:
-            calls, out = _layers(model, input_size)
-        except Exception as exc:  # noqa: BLE001 - any failure of the student's forward pass is reported
-            raise AssertionError(f"build_cnn({input_size}) fails on a batch of {input_size}x{input_size} images: "
-                                 f"{type(exc).__name__}: {exc}") from None
-        assert tuple(out.shape) == (2, 10), (
-            f"for {input_size}x{input_size} inputs the network must give 10 logits per image, got {tuple(out.shape)}")
-        kinds = [kind for kind, _, _ in calls]
-        assert kinds.count("conv") == 2, f"expected exactly two convolutional layers, found {kinds.count('conv')}"
-        assert kinds.count("pool") == 2, f"expected two max-pooling layers, found {kinds.count('pool')}"
-        assert kinds == ["conv", "pool", "conv", "pool"], (
-            f"each convolution must be followed by a max-pooling, got the order {kinds}")
-        for kind, kernel, _ in calls:
-            if kind == "pool":
-                assert kernel in (2, (2, 2), [2, 2]), f"max-pooling must be 2x2, found kernel size {kernel}"
-        flat = 1
-        for dim in calls[-1][2][1:]:
-            flat *= dim
-        assert flat == 256, (
-            f"after the second max-pooling the {input_size}x{input_size} input leaves {flat} values per image "
-            f"(shape {calls[-1][2][1:]}), not 256")
+            accuracy = evaluate(net, size, device="cpu", mixed_precision=False)
+        except RuntimeError as exc:
+            raise AssertionError(f"the recorded {condition} network fails on the test set: {exc}") from None
+        assert accuracy >= ACCURACY_FLOOR, (
+            f"{condition} training on {n} examples x {REFERENCE_EPOCHS[n]} epochs reached {100 * accuracy:.2f}% "
+            f"test accuracy; at least {100 * ACCURACY_FLOOR:.1f}% is expected")
 
 
-def check_epochs_for(epochs_for):
-    for n, epochs in REFERENCE_EPOCHS.items():
+def check_epochs_for(recorded: dict):
+    answers = recorded.get("answers")
+    assert isinstance(answers, list) and len(answers) == len(EPOCHS_CALLS), "epochs_for's answers were not recorded"
+    for (args, kwargs), got in zip(EPOCHS_CALLS, answers):
+        call = ", ".join([str(a) for a in args] + [f"{k}={v}" for k, v in kwargs.items()])
         try:
-            got = epochs_for(n)
-        except NotImplementedError:
-            raise AssertionError("epochs_for is not implemented yet") from None
-        assert got == epochs, f"epochs_for({n}) should be {epochs} (same number of steps as 10000 x 6), got {got}"
-    assert epochs_for(5000) == 12 and epochs_for(60000) == 1, "epochs_for must work for any budget that divides 60000"
-    assert epochs_for(4000, reference_examples=2000, reference_epochs=4) == 2, "use the reference arguments"
-    for bad in (7000, 25000):
-        try:
-            epochs_for(bad)
+            want = {"value": reference.epochs_for(*args, **kwargs)}
         except ValueError:
+            want = {"raised": "ValueError"}
+        if got == want:
             continue
-        raise AssertionError(f"epochs_for({bad}) must raise ValueError: no whole number of epochs keeps steps equal")
+        if "raised" in want:
+            raise AssertionError(f"epochs_for({call}) must raise ValueError: no whole number of epochs keeps the "
+                                 f"steps equal; got {got}")
+        if "error" in got and "NotImplementedError" in got["error"]:
+            raise AssertionError("epochs_for is not implemented yet")
+        raise AssertionError(f"epochs_for({call}) should be {want['value']} (same number of steps as the "
+                             f"reference budget), got {got.get('value', got)}")
 
 
-def check_augmentation(make_augmentation):
-    try:
-        transform = make_augmentation()
-    except NotImplementedError:
-        raise AssertionError("make_augmentation is not implemented yet") from None
-    images = lab_data("cpu").test_x[100:104]
-    for image in images:
-        outputs = torch.stack([transform(image) for _ in range(24)])
-        assert outputs.shape[1:] == (1, 24, 24), f"the augmentation must give 24x24 images, got {tuple(outputs.shape[1:])}"
-        distinct = {tuple(o.flatten().tolist()) for o in outputs}
+def augmentation_images(seed: int) -> torch.Tensor:
+    """The images handin.augmentation used (same seed, same draw)."""
+    picks = random.Random(seed).sample(range(10000), AUGMENT_IMAGES)
+    return lab_data("cpu").test_x[picks]
+
+
+def _candidates(image: torch.Tensor, angles, mode) -> torch.Tensor:
+    """Every 24x24 crop of every rotation of one image: (angles * 25, 576)."""
+    rotated = torch.stack([TF.rotate(image, float(a), interpolation=mode) for a in angles])
+    crops = [rotated[:, :, t:t + 24, l:l + 24] for t in range(5) for l in range(5)]
+    return torch.stack(crops, 1).reshape(-1, 576)
+
+
+# Ordered by size, so that among equally good matches the smallest rotation wins (a tiny rotation with
+# nearest-neighbour sampling can leave an image unchanged).
+ANGLES = sorted(torch.arange(-20, 20.25, 0.25).tolist(), key=lambda a: (abs(a), a))
+MODES = (TF.InterpolationMode.NEAREST, TF.InterpolationMode.BILINEAR)
+MATCH_TOLERANCE = 0.04  # mean absolute pixel difference (images in [0, 1]) to the nearest rotation and crop
+
+
+def check_augmentation(recorded: dict, seed: int):
+    """Each recorded output must be a crop of a rotation (within 15 degrees) of its input image; the angles and
+    crops must vary from draw to draw, and most outputs must be rotated."""
+    assert "error" not in recorded, f"make_augmentation failed: {recorded['error']}"
+    outputs = torch.from_numpy(decode_array(recorded.get("outputs"))).float()
+    assert tuple(outputs.shape) == (AUGMENT_IMAGES, AUGMENT_DRAWS, 1, 24, 24), (
+        f"the augmentation must give 24x24 images, got {tuple(outputs.shape[2:])}")
+    angle_of = torch.tensor(ANGLES * len(MODES)).repeat_interleave(25)
+    for image, draws in zip(augmentation_images(seed), outputs):
+        candidates = torch.cat([_candidates(image, ANGLES, mode) for mode in MODES])
+        errors = torch.cdist(draws.reshape(-1, 576), candidates, p=1) / 576
+        best, where = errors.min(1)
+        angles = angle_of[where]
+        assert (best <= MATCH_TOLERANCE).all(), (
+            "an augmented image is not a 24x24 crop of the input rotated by at most 15 degrees "
+            f"(closest match off by {best.max().item():.3f} per pixel)")
+        assert angles.abs().max() <= 15.5, f"a rotation of {angles.abs().max().item():.1f} degrees exceeds 15"
+        distinct = {tuple(o.flatten().tolist()) for o in draws}
         assert len(distinct) >= 10, "the same image must come out differently on different calls (random per image)"
-        crops = {tuple(image[:, t:t + 24, l:l + 24].flatten().tolist()) for t in range(5) for l in range(5)}
-        rotated = sum(1 for o in distinct if o not in crops)
-        assert rotated >= 12, "most augmented images should be rotated, not only cropped"
-    batch = compile_augmentation(transform)(images.repeat(8, 1, 1, 1))
-    assert batch.shape == (32, 1, 24, 24), "the augmentation must also work through the training lab"
-
-
-def check_training(build_cnn, make_augmentation, condition: str, budgets):
-    """Train (or take from this kernel's earlier identical runs) and require the accuracy floor."""
-    try:
-        results = run_budget_experiment(build_cnn, REFERENCE_EPOCHS.__getitem__, make_augmentation,
-                                        budgets=budgets, seeds=GRADING_SEEDS, conditions=(condition,),
-                                        config=TrainConfig(progress=False))
-    except NotImplementedError as exc:
-        raise AssertionError(f"cannot train the {condition} condition: something is not implemented ({exc})") from None
-    for run in results["runs"]:
-        assert run["test_accuracy"] >= ACCURACY_FLOOR, (
-            f"{condition} training on {run['n_examples']} examples x {run['epochs']} epochs reached "
-            f"{100 * run['test_accuracy']:.2f}% test accuracy; at least {100 * ACCURACY_FLOOR:.1f}% is expected")
-    return results
+        assert (angles.abs() >= 1).sum() >= AUGMENT_DRAWS // 2, "most augmented images should be rotated, not only cropped"
+        assert len(set((where % 25).tolist())) >= 3, "the crop position must vary from draw to draw"

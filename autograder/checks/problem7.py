@@ -1,12 +1,12 @@
-"""Hidden-test checks for problem 7 (ReLU chains: the gradient, its stability, and two remedies)."""
-
-import itertools
-import random
+"""Checks for problem 7 (ReLU chains: the gradient, its stability, two remedies), run by the grader on what the
+hidden tests recorded."""
 
 import sympy as sp
 import torch
 
+from autograder.decode import decode_array
 from autograder.symbolic import Mistake, Sampler, check_expression
+from mnist_lab.handin import ACTIVATION_ALPHAS, activation_points, activation_reference, stability_points
 from mnist_lab.notation import PROBLEM7, dC_da4, relu_w, relu_z
 from solutions import problem7 as reference
 
@@ -28,23 +28,14 @@ def check_relu_chain_gradient(relu_chain_gradient):
     assert verdict.correct, verdict.message
 
 
-def stability_points(seed: int = 0, per_pattern: int = 40):
-    """Points (z, w) over every sign pattern of z and weight products from tiny to huge."""
-    rng = random.Random(seed)
-    for signs in itertools.product((1, -1), repeat=4):
-        for _ in range(per_pattern):
-            z = [s * rng.uniform(0.05, 3.0) for s in signs]
-            scale = 10 ** (rng.uniform(-1.5, 1.5) / 3)  # products of three weights from ~0.03 to ~30
-            w = [rng.choice((1, -1)) * scale * rng.uniform(0.8, 1.25) for _ in range(3)]
-            yield z, w
-
-
-def check_gradient_is_stable(gradient_is_stable):
-    wrong = []
-    for z, w in stability_points():
-        got = _call(gradient_is_stable, list(z), list(w))
-        if bool(got) != reference.gradient_is_stable(z, w):
-            wrong.append((z, w, bool(got)))
+def check_gradient_is_stable(recorded: dict, seed: int):
+    """The recorded answers on the points handin.stability drew from ``seed``, against the definition."""
+    assert "error" not in recorded, f"gradient_is_stable failed: {recorded.get('error')}"
+    answers = recorded.get("answers")
+    points = list(stability_points(seed))
+    assert isinstance(answers, list) and len(answers) == len(points) and all(isinstance(a, bool) for a in answers), \
+        "gradient_is_stable's answers were not recorded"
+    wrong = [(z, w, got) for (z, w), got in zip(points, answers) if got != reference.gradient_is_stable(z, w)]
     if wrong:
         z, w, got = wrong[0]
         product = w[0] * w[1] * w[2]
@@ -54,25 +45,24 @@ def check_gradient_is_stable(gradient_is_stable):
             f"you said {got}. Stable means: every z_i > 0 and 1/2 <= |w2 w3 w4| <= 2.")
 
 
-def _points():
-    x = torch.linspace(-4, 4, 401, dtype=torch.float64)
-    return x[x != 0]  # the kink at 0 has no single derivative
-
-
-def _autograd(function, x):
-    x = x.clone().requires_grad_(True)
-    function(x).sum().backward()
-    return x.grad
-
-
-def _compare(name, got, expected, alpha):
-    assert isinstance(got, torch.Tensor), f"{name} must return a torch tensor, got {type(got).__name__}"
-    assert got.shape == expected.shape, f"{name} returned shape {tuple(got.shape)} for input {tuple(expected.shape)}"
-    bad = ~torch.isclose(got.double(), expected, rtol=1e-6, atol=1e-9)
-    if bad.any():
-        at = _points()[bad][0].item()
-        raise AssertionError(f"{name}(x, alpha={alpha}) is wrong, e.g. at x = {at:.3g}: "
-                             f"expected {expected[bad][0].item():.4g}, got {got.double()[bad][0].item():.4g}")
+def check_activations(recorded: dict):
+    """Each recorded activation against torch.nn.functional, derivatives against autograd (x != 0)."""
+    outputs = recorded.get("outputs")
+    assert isinstance(outputs, dict), "no activation values were recorded"
+    x = activation_points()
+    for name, alphas in ACTIVATION_ALPHAS.items():
+        for alpha in alphas:
+            value = outputs.get(f"{name}@{alpha}")
+            assert value is not None, f"{name} was not recorded"
+            assert "error" not in value, f"{name}(x, alpha={alpha}) failed: {value['error']}"
+            got = torch.from_numpy(decode_array(value))
+            expected = activation_reference(name, x, alpha)
+            assert got.shape == expected.shape, f"{name} returned shape {tuple(got.shape)} for input {tuple(x.shape)}"
+            bad = ~torch.isclose(got.double(), expected, rtol=1e-6, atol=1e-9)
+            if bad.any():
+                at = x[bad][0].item()
+                raise AssertionError(f"{name}(x, alpha={alpha}) is wrong, e.g. at x = {at:.3g}: "
+                                     f"expected {expected[bad][0].item():.4g}, got {got.double()[bad][0].item():.4g}")
 
 
 def _call(function, *args):
@@ -80,16 +70,3 @@ def _call(function, *args):
         return function(*args)
     except NotImplementedError:
         raise AssertionError(f"{function.__name__} is not implemented yet") from None
-
-
-def check_activations(leaky_relu, leaky_relu_derivative, elu, elu_derivative):
-    """Values against torch.nn.functional, derivatives against autograd, for two alphas each (x != 0)."""
-    x = _points()
-    F = torch.nn.functional
-    for alpha in (0.01, 0.2):
-        _compare("leaky_relu", _call(leaky_relu, x, alpha), F.leaky_relu(x, alpha), alpha)
-        _compare("leaky_relu_derivative", _call(leaky_relu_derivative, x, alpha),
-                 _autograd(lambda t: F.leaky_relu(t, alpha), x), alpha)
-    for alpha in (1.0, 0.5):
-        _compare("elu", _call(elu, x, alpha), F.elu(x, alpha), alpha)
-        _compare("elu_derivative", _call(elu_derivative, x, alpha), _autograd(lambda t: F.elu(t, alpha), x), alpha)

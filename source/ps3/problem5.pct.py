@@ -74,10 +74,10 @@ for size in (28, 24):
     assert logits.shape == (5, 10), f"build_cnn({size}) should map (5, 1, {size}, {size}) to (5, 10), not {tuple(logits.shape)}"
 print("build_cnn: shapes look right")
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem5 as check
+from mnist_lab import handin
 
-check.check_architecture(build_cnn)
-check.check_training(build_cnn, None, "plain", (10000,))
+handin.network("p5a_tests", build_cnn)
+handin.training("p5a_tests", build_cnn, None, "plain", (10000,))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -110,10 +110,10 @@ assert epochs_for(10000) == 6, "10000 examples are the reference budget: 6 epoch
 assert epochs_for(20000) * 20000 == 10000 * 6, "20000 examples need as many steps as 10000 x 6"
 print("epochs_for: the reference budgets work")
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem5 as check
+from mnist_lab import handin
 
-check.check_epochs_for(epochs_for)
-check.check_training(build_cnn, None, "plain", (20000, 30000))
+handin.epochs("p5b_tests", epochs_for)
+handin.training("p5b_tests", build_cnn, None, "plain", (20000, 30000))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -139,10 +139,10 @@ assert augment(image).shape == (1, 24, 24), "the augmentation should turn a (1, 
 assert not torch.equal(augment(image), augment(image)), "two calls on the same image should differ (random)"
 print("make_augmentation: output size and randomness look right")
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem5 as check
+from mnist_lab import handin
 
-check.check_augmentation(make_augmentation)
-check.check_training(build_cnn, make_augmentation, "augmented", (10000, 20000, 30000))
+handin.augmentation("p5c_tests", make_augmentation)
+handin.training("p5c_tests", build_cnn, make_augmentation, "augmented", (10000, 20000, 30000))
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -60,9 +60,9 @@ def delta_output(o):
 # %% nbgrader={"grade_id": "p6_delta_output_tests", "grade": true, "points": 1}
 assert isinstance(delta_output(0), sp.Basic), "delta_output should return a sympy expression"
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem6 as check
+from mnist_lab import handin
 
-check.check_delta_output(delta_output)
+handin.sympy_answers("p6_delta_output_tests", delta_output, handin.P6_INDICES["delta_output"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -81,9 +81,9 @@ def delta_pool(j, k):
 # %% nbgrader={"grade_id": "p6_delta_pool_tests", "grade": true, "points": 1}
 assert isinstance(delta_pool(0, 1), sp.Basic), "delta_pool should return a sympy expression"
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem6 as check
+from mnist_lab import handin
 
-check.check_delta_pool(delta_pool)
+handin.sympy_answers("p6_delta_pool_tests", delta_pool, handin.P6_INDICES["delta_pool"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -101,9 +101,9 @@ def delta_conv(x, y):
 # %% nbgrader={"grade_id": "p6_delta_conv_tests", "grade": true, "points": 1}
 assert isinstance(delta_conv(1, 2), sp.Basic), "delta_conv should return a sympy expression"
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem6 as check
+from mnist_lab import handin
 
-check.check_delta_conv(delta_conv)
+handin.sympy_answers("p6_delta_conv_tests", delta_conv, handin.P6_INDICES["delta_conv"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -122,9 +122,9 @@ def grad_conv_weight(l, m):
 # %% nbgrader={"grade_id": "p6_grad_conv_weight_tests", "grade": true, "points": 1}
 assert isinstance(grad_conv_weight(0, 0), sp.Basic), "grad_conv_weight should return a sympy expression"
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem6 as check
+from mnist_lab import handin
 
-check.check_grad_conv_weight(grad_conv_weight)
+handin.sympy_answers("p6_grad_conv_weight_tests", grad_conv_weight, handin.P6_INDICES["grad_conv_weight"])
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade_id": "grad_conv_bias", "solution": true}
@@ -139,9 +139,9 @@ def grad_conv_bias():
 # %% nbgrader={"grade_id": "p6_grad_conv_bias_tests", "grade": true, "points": 0.5}
 assert isinstance(grad_conv_bias(), sp.Basic), "grad_conv_bias should return a sympy expression"
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem6 as check
+from mnist_lab import handin
 
-check.check_grad_conv_bias(grad_conv_bias)
+handin.sympy_answers("p6_grad_conv_bias_tests", grad_conv_bias, handin.P6_INDICES["grad_conv_bias"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -191,9 +191,9 @@ for name in ("w", "W", "b3"):
     assert np.shape(grads[name]) == np.shape(example[name]), f"the gradient of {name} should have its shape"
 print("conv_net_backward: keys and shapes look right")
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem6 as check
+from mnist_lab import handin
 
-check.check_conv_net_backward(conv_net_backward)
+handin.backward("p6_backward_tests", conv_net_backward)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade_id": "p6_answer", "grade": true, "solution": true, "points": 0.5}

@@ -50,9 +50,9 @@ assert isinstance(gradient, sp.Basic), "relu_chain_gradient should return a symp
 names = {str(s) for s in gradient.free_symbols}
 assert names <= {"z1", "z2", "z3", "z4", "w2", "w3", "w4", "dC_da4"}, f"use only z1..z4, w2..w4, dC_da4, not {names}"
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem7 as check
+from mnist_lab import handin
 
-check.check_relu_chain_gradient(relu_chain_gradient)
+handin.sympy_answers("p7_gradient_tests", relu_chain_gradient, [()])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -76,9 +76,9 @@ def gradient_is_stable(z, w):
 # %% nbgrader={"grade_id": "p7_stability_tests", "grade": true, "points": 1}
 assert gradient_is_stable([1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0]) in (True, False), "return True or False"
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem7 as check
+from mnist_lab import handin
 
-check.check_gradient_is_stable(gradient_is_stable)
+handin.stability("p7_stability_tests", gradient_is_stable)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -128,9 +128,10 @@ for function in (leaky_relu, leaky_relu_derivative, elu, elu_derivative):
 assert (leaky_relu_derivative(x) > 0).all() and (elu_derivative(x) > 0).all(), \
     "both variations should keep a nonzero gradient for negative inputs"
 ### BEGIN HIDDEN TESTS
-from autograder.checks import problem7 as check
+from mnist_lab import handin
 
-check.check_activations(leaky_relu, leaky_relu_derivative, elu, elu_derivative)
+handin.activations("p7_activation_tests", leaky_relu=leaky_relu, leaky_relu_derivative=leaky_relu_derivative,
+                   elu=elu, elu_derivative=elu_derivative)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade_id": "p7b_answer", "grade": true, "solution": true, "points": 1}

@@ -20,6 +20,7 @@ CONDITIONS = ("plain", "augmented")
 # Finished runs of this process, keyed by everything that determines them (see _run_key). Re-running the
 # experiment cell, or a grader's test asking for runs the notebook already made, costs no second training.
 _RUN_CACHE: dict[str, dict] = {}
+_MODEL_CACHE: dict[str, torch.nn.Module] = {}  # the trained network of each cached run (for the grader's hand-in)
 
 
 def _run_key(model, augmentation, n: int, epochs: int, seed: int, config: TrainConfig, device) -> str:
@@ -37,7 +38,7 @@ def _run_key(model, augmentation, n: int, epochs: int, seed: int, config: TrainC
 def run_budget_experiment(build_cnn, epochs_for=None, make_augmentation=None, budgets=BUDGETS,
                           seeds=(0,), conditions=CONDITIONS, config: TrainConfig | None = None,
                           plot_path: str | Path | None = None, json_path: str | Path | None = None,
-                          use_cache: bool = True) -> dict:
+                          use_cache: bool = True, keep_models: list | None = None) -> dict:
     """Train a fresh ``build_cnn(input_size)`` for every budget x condition x seed and test it.
 
     ``epochs_for(n)`` gives the epochs for ``n`` examples (default: 10000 x 6, 20000 x 3, 30000 x 2);
@@ -45,7 +46,8 @@ def run_budget_experiment(build_cnn, epochs_for=None, make_augmentation=None, bu
     for the transform's output size (24 for 24x24 crops) and tested on centre crops. Returns plain data
     (JSON-serialisable): every run, and per condition and budget the mean, spread and count over seeds.
     A run identical to one already made in this process (same network and initial weights, augmentation,
-    budget, seed, recipe and device) is taken from memory unless ``use_cache`` is False.
+    budget, seed, recipe and device) is taken from memory unless ``use_cache`` is False. ``keep_models``, a list,
+    receives the trained network of every run, in the order of ``runs``.
     """
     config = config or TrainConfig()
     epochs_for = epochs_for or REFERENCE_EPOCHS.__getitem__
@@ -68,7 +70,10 @@ def run_budget_experiment(build_cnn, epochs_for=None, make_augmentation=None, bu
                 if not use_cache or key not in _RUN_CACHE:
                     result = train_model(model, n, epochs, augmentation, config, seed=seed, device=str(device))
                     _RUN_CACHE[key] = {"condition": condition, "input_size": input_size, **result.to_dict()}
+                    _MODEL_CACHE[key] = model
                 runs.append(dict(_RUN_CACHE[key]))
+                if keep_models is not None:
+                    keep_models.append(_MODEL_CACHE.get(key, model))
     results = {
         "budgets": list(budgets),
         "epochs": {str(n): int(epochs_for(n)) for n in budgets},
