@@ -20,6 +20,8 @@ def _grading_options(parser):
     parser.add_argument("--time-limit", type=int, default=None, help="seconds per submission (default: 4 cells)")
     parser.add_argument("--memory-limit-mb", type=int, default=6144, help="per submission; 0 for none")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run kernels without containment (verdicts are still the grader's own)")
 
 
 def _options(args, **extra):
@@ -29,7 +31,8 @@ def _options(args, **extra):
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     settings = dict(device=args.device, workers=args.workers or max(1, cores // 2), cell_timeout=args.cell_timeout,
-                    time_limit=args.time_limit, memory_limit_mb=args.memory_limit_mb, progress=not args.no_progress)
+                    time_limit=args.time_limit, memory_limit_mb=args.memory_limit_mb, progress=not args.no_progress,
+                    contain=not args.no_sandbox)
     return Options(**{**settings, **extra})
 
 

@@ -35,14 +35,15 @@ def write_grades_csv(path: Path, results) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["student", "name", *(label(c) for c in cells), "problem 5", "problem 6", "problem 7",
-                         "automatic total", "manual pending", "maximum", "status", "seconds", "notes"])
+                         "automatic total", "manual pending", "maximum", "status", "seconds", "notes", "review",
+                         "contained"])
         for r in results:
             by_id = {c.grade_id: c for c in r.cells}
             per_problem = [sum(c.points or 0 for c in r.cells if c.notebook == f"problem{n}") for n in (5, 6, 7)]
             writer.writerow([r.student_id, r.name, *(_points(by_id[c].points) if c in by_id else "" for c in cells),
                              *(f"{p:g}" for p in per_problem), f"{r.automatic_points:g}", f"{r.pending_points:g}",
                              f"{sum(c.max_points for c in r.cells):g}", r.status, f"{r.seconds:.1f}",
-                             "; ".join(r.problems)])
+                             "; ".join(r.problems), "; ".join(r.review), "yes" if r.contained else "no"])
 
 
 def write_moodle_worksheet(path: Path, results) -> None:
@@ -69,6 +70,8 @@ def gradescope_results(result) -> dict:
               "status": "passed" if c.points == c.max_points else "failed", "output": c.message}
              for c in result.cells if c.points is not None]
     notes = list(result.problems)
+    if result.review:
+        notes.append("this submission will be looked at by a person: " + "; ".join(result.review))
     if result.pending_points:
         notes.append(f"{result.pending_points:g} points of written answers are graded by hand")
     return {"score": result.automatic_points, "execution_time": round(result.seconds, 1),
@@ -87,7 +90,8 @@ def feedback_html(result) -> str:
         rows.append(f"<tr class='{css}'><td>{html.escape(c.notebook)}</td><td>{html.escape(label(c.grade_id))}</td>"
                     f"<td>{_points(c.points)} / {c.max_points:g}</td><td>{state}</td>"
                     f"<td><pre>{html.escape(c.message)}</pre></td></tr>")
-    notes = "".join(f"<li>{html.escape(p)}</li>" for p in result.problems)
+    review = [f"A person will look at this submission: {'; '.join(result.review)}."] if result.review else []
+    notes = "".join(f"<li>{html.escape(p)}</li>" for p in result.problems + review)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Problem set 3: {html.escape(result.name)}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{border-bottom:1px solid #ddd;padding:.3em .6em;
@@ -103,10 +107,10 @@ status: {html.escape(result.status)}.</p>
 
 
 def summary_table(results) -> str:
-    lines = [f"{'student':<24} {'name':<26} {'auto':>6} {'pending':>7} {'status':<10} {'time':>7}"]
+    lines = [f"{'student':<24} {'name':<26} {'auto':>6} {'pending':>7} {'status':<10} {'time':>7}  review"]
     for r in results:
         lines.append(f"{r.student_id[:24]:<24} {r.name[:26]:<26} {r.automatic_points:>6g} {r.pending_points:>7g} "
-                     f"{r.status:<10} {r.seconds:>6.1f}s")
+                     f"{r.status:<10} {r.seconds:>6.1f}s  {'yes' if r.review else ''}")
     return "\n".join(lines)
 
 

@@ -233,6 +233,10 @@ def run_autograde(template: Path, scratch: Path, student: str, notebooks: dict[s
         message = verdict.message
         if not verdict.recorded and kernel_message.startswith(STOP_REASONS):
             message = kernel_message
+        elif not verdict.recorded and kernel_message:
+            error_name = kernel_message.split(":")[0]  # only the exception's class name: student text stays out
+            if error_name.isidentifier() and len(error_name) <= 40:
+                message += f"; the test cell stopped with {error_name}"
         kernel_passed = bool(grade.score) and not kernel_message
         if kernel_passed != verdict.passed and (verdict.passed or grade.grade_id in DECISIVE_IN_KERNEL
                                                 or not verdict.recorded):

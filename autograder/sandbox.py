@@ -3,8 +3,8 @@
 ``python -m autograder.sandbox POLICY -- KERNEL COMMAND`` runs as root (the grader) and, before it replaces
 itself with the kernel:
 
-1. enters new mount and network namespaces: the kernel has no network at all (not even loopback; it talks to
-   nbclient over Unix sockets, ``KernelManager.transport = ipc``);
+1. enters new mount, network and IPC namespaces: the kernel has no network at all (not even loopback; it talks
+   to nbclient over Unix sockets, ``KernelManager.transport = ipc``) and no shared System V IPC;
 2. covers the grader's secrets with empty read-only tmpfs mounts: the repository (solutions, sources, tests,
    git history), the batch folder (gradebook, results, other students' submissions and scratch folders), the
    submissions as given and the grader's home; then re-mounts what the kernel needs at the same paths: its
@@ -12,7 +12,7 @@ itself with the kernel:
 3. gives /tmp, /var/tmp and /dev/shm fresh private size-limited tmpfs mounts;
 4. sets limits (processes, file size, open files, no core dumps; memory is inherited from the runner) and drops
    to an unprivileged user id of its own (one per submission, so the process limit is per submission and every
-   leftover process can be found and killed by that id).
+   leftover process can be found and killed by that id), with no_new_privs (setuid programs cannot give root back).
 
 Without root (or where namespaces are refused) ``available()`` is False and the runner grades without
 containment, saying so in every result. What this does not protect against is in the README.
@@ -31,7 +31,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
+PR_SET_NO_NEW_PRIVS = 38
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 STAGE = "/mnt"  # exists on every Linux; covered by a private tmpfs only inside the kernel's namespace
@@ -68,7 +69,7 @@ def available() -> bool:
     if os.geteuid() != 0 or not sys.platform.startswith("linux"):
         return False
     probe = "import ctypes,sys; sys.exit(ctypes.CDLL(None, use_errno=True).unshare(%d) != 0)" % (
-        CLONE_NEWNS | CLONE_NEWNET)
+        CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
     return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
 
 
@@ -138,7 +139,7 @@ def enter(policy: Policy) -> None:
                 for name in [root, *(os.path.join(root, f) for f in dirs + files)]:
                     os.lchown(name, policy.uid, policy.uid)
 
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     # Stage what stays visible under a private tmpfs first (a bind mount needs a source in this namespace),
     # then cover the hidden paths, then bind the staged copies back at their own paths.
@@ -176,6 +177,7 @@ def enter(policy: Policy) -> None:
     os.setgroups([])
     os.setgid(policy.uid)
     os.setuid(policy.uid)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")  # setuid programs cannot regain root
     os.environ.update(policy.env)
     os.environ.update(HOME="/tmp", MPLCONFIGDIR="/tmp/matplotlib", USER="student")
     os.chdir(os.getcwd())  # re-enter the working folder through its new mount, not the covered one

@@ -2,6 +2,7 @@
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from .ingest import collect
@@ -10,8 +11,12 @@ from .runner import _template, grade_submission
 
 
 def grade_one(submission_dir: Path, results_path: Path, options) -> int:
+    from mnist_lab import load_mnist
+
+    load_mnist()  # fetched, verified and cached here: kernels see MNIST read-only
+    options = replace(options, source=Path(submission_dir).resolve())  # hidden from the kernels
     with tempfile.TemporaryDirectory(prefix="ps3-single-") as tmp:
-        work = Path(tmp)
+        work = Path(tmp) / "work"
         submission = collect(submission_dir, "submission", "submission", work / "ingested")
         result = grade_submission(submission, _template(work), work, options)
     results_path.parent.mkdir(parents=True, exist_ok=True)

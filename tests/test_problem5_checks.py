@@ -1,6 +1,9 @@
-"""Problem 5's hidden-test checks: a different correct answer passes, broken ones fail with a useful message."""
+"""Problem 5's checks, end to end through the hand-in (kernel side) and the clean verdict (grader side): a different
+correct answer passes, broken ones fail with a useful message."""
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,7 +11,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision import transforms
 
-from autograder.checks import problem5 as check
 from mnist_lab import TrainConfig, run_budget_experiment
 from solutions.problem5 import build_cnn, epochs_for, make_augmentation
 
@@ -33,14 +35,24 @@ class IgnoresItsInput(OtherCorrectCNN):
         return super().forward(torch.zeros_like(x))
 
 
-def test_reference_passes_every_structural_check():
-    check.check_architecture(build_cnn)
-    check.check_epochs_for(epochs_for)
-    check.check_augmentation(make_augmentation)
+def architecture(judge, builder):
+    return judge("p5a_tests", lambda h: h.network("p5a_tests", builder),
+                 lambda h: h.record("p5a_tests", "training-plain", {"runs": []}))
 
 
-def test_other_correct_architecture_passes():
-    check.check_architecture(OtherCorrectCNN)
+def test_reference_passes_every_structural_check(collect_and_judge):
+    verdict = architecture(collect_and_judge, build_cnn)
+    assert verdict.message.startswith("no plain network trained")  # the architecture passed; training is next
+    verdict = collect_and_judge("p5b_tests", lambda h: h.epochs("p5b_tests", epochs_for),
+                                lambda h: h.record("p5b_tests", "training-plain", {"runs": []}))
+    assert verdict.message.startswith("no plain network trained")
+    verdict = collect_and_judge("p5c_tests", lambda h: h.augmentation("p5c_tests", make_augmentation),
+                                lambda h: h.record("p5c_tests", "training-augmented", {"runs": []}))
+    assert verdict.message.startswith("no augmented network trained")
+
+
+def test_other_correct_architecture_passes(collect_and_judge):
+    assert architecture(collect_and_judge, OtherCorrectCNN).message.startswith("no plain network trained")
 
 
 @pytest.mark.parametrize("builder, message", [
@@ -54,9 +66,9 @@ def test_other_correct_architecture_passes():
     (lambda n=28: nn.Sequential(nn.Conv2d(1, 16, 5), nn.MaxPool2d(2), nn.Conv2d(16, 16, 5), nn.MaxPool2d(2),
                                 nn.Flatten(), nn.Linear(256, 10)), "batch of 24x24 images"),
 ])
-def test_wrong_architectures_are_rejected(builder, message):
-    with pytest.raises(AssertionError, match=message):
-        check.check_architecture(builder)
+def test_wrong_architectures_are_rejected(collect_and_judge, builder, message):
+    verdict = architecture(collect_and_judge, builder)
+    assert not verdict.passed and message in verdict.message, verdict.message
 
 
 @pytest.mark.parametrize("wrong, message", [
@@ -64,9 +76,10 @@ def test_wrong_architectures_are_rejected(builder, message):
     (lambda n, reference_examples=10000, reference_epochs=6: round(reference_examples * reference_epochs / n),
      "must raise ValueError"),
 ])
-def test_wrong_epochs_are_rejected(wrong, message):
-    with pytest.raises(AssertionError, match=message):
-        check.check_epochs_for(wrong)
+def test_wrong_epochs_are_rejected(collect_and_judge, wrong, message):
+    verdict = collect_and_judge("p5b_tests", lambda h: h.epochs("p5b_tests", wrong),
+                                lambda h: h.record("p5b_tests", "training-plain", {"runs": []}))
+    assert not verdict.passed and message in verdict.message, verdict.message
 
 
 @pytest.mark.parametrize("transform, message", [
@@ -74,17 +87,25 @@ def test_wrong_epochs_are_rejected(wrong, message):
     (lambda: transforms.CenterCrop(24), "differently"),
     (lambda: transforms.RandomRotation(15), "24x24"),
 ])
-def test_wrong_augmentations_are_rejected(transform, message):
-    with pytest.raises(AssertionError, match=message):
-        check.check_augmentation(transform)
+def test_wrong_augmentations_are_rejected(collect_and_judge, transform, message):
+    verdict = collect_and_judge("p5c_tests", lambda h: h.augmentation("p5c_tests", transform),
+                                lambda h: h.record("p5c_tests", "training-augmented", {"runs": []}))
+    assert not verdict.passed and message in verdict.message, verdict.message
 
 
 @pytest.mark.training
-def test_other_correct_network_trains_above_the_floor_and_a_broken_one_does_not():
-    check.check_training(OtherCorrectCNN, make_augmentation, "plain", (10000,))
-    check.check_training(OtherCorrectCNN, make_augmentation, "augmented", (10000,))
+def test_other_correct_network_trains_above_the_floor_and_a_broken_one_does_not(collect_and_judge):
+    from autograder.checks import problem5 as check
+    from autograder.decode import read_record
+
+    def trained(builder, augmentation, condition):
+        collect_and_judge("p5a_tests", lambda h: h.training("p5a_tests", builder, augmentation, condition, (10000,)))
+        return read_record(Path(os.environ["PS3_HANDIN_DIR"]) / f"p5a_tests--training-{condition}.json")
+
+    check.check_training(trained(OtherCorrectCNN, None, "plain"), "plain", (10000,))
+    check.check_training(trained(OtherCorrectCNN, make_augmentation, "augmented"), "augmented", (10000,))
     with pytest.raises(AssertionError, match=r"reached \d+\.\d+% test accuracy; at least 97.0%"):
-        check.check_training(IgnoresItsInput, make_augmentation, "plain", (10000,))
+        check.check_training(trained(IgnoresItsInput, None, "plain"), "plain", (10000,))
 
 
 @pytest.mark.training

@@ -140,9 +140,12 @@ def test_sampling_covers_negative_inputs():
     assert len(patterns) == 16 and (-1, -1, -1, -1) in patterns
 
 
-def test_stability_condition_checked_on_points():
-    check7.check_gradient_is_stable(ref7.gradient_is_stable)
-    with pytest.raises(AssertionError, match="every z_i > 0"):
-        check7.check_gradient_is_stable(lambda z, w: all(v > 0 for v in z))  # forgets the weights
-    with pytest.raises(AssertionError, match="wrong on"):
-        check7.check_gradient_is_stable(lambda z, w: abs(w[0] * w[1] * w[2]) <= 2)  # forgets dying units
+def test_stability_condition_checked_on_points(collect_and_judge):
+    def judge(function):
+        return collect_and_judge("p7_stability_tests", lambda h: h.stability("p7_stability_tests", function))
+
+    assert judge(ref7.gradient_is_stable).passed
+    forgets_weights = judge(lambda z, w: all(v > 0 for v in z))
+    assert not forgets_weights.passed and "every z_i > 0" in forgets_weights.message
+    forgets_dying_units = judge(lambda z, w: abs(w[0] * w[1] * w[2]) <= 2)
+    assert not forgets_dying_units.passed and "wrong on" in forgets_dying_units.message

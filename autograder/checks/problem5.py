@@ -97,7 +97,9 @@ def _rebuild(tape: dict, input_size: int) -> TapeNet:
 
 
 def check_architecture(recorded: dict):
-    assert "error" not in recorded, f"build_cnn failed: {recorded['error']}"
+    error = str(recorded.get("error", ""))
+    assert "NotImplementedError" not in error, "build_cnn is not implemented yet"
+    assert not error, error if error.startswith("build_cnn") else f"build_cnn failed: {error}"
     tapes = recorded.get("tapes") or {}
     for size in (28, 24):
         assert str(size) in tapes, f"build_cnn({size}) was not recorded"

@@ -301,9 +301,13 @@ def network(cell: str, build_cnn) -> None:
             if not isinstance(model, torch.nn.Module):
                 raise TypeError(f"build_cnn({size}) must return an nn.Module")
             tapes[str(size)] = trace_network(model, size)
-        except Exception as exc:  # noqa: BLE001
+        except NotImplementedError as exc:
             record(cell, "network", {"tapes": tapes, **_failure(exc)})
             raise _stub(exc) from None
+        except Exception as exc:  # noqa: BLE001
+            problem = f"build_cnn({size}) fails on a batch of {size}x{size} images: {type(exc).__name__}: {exc}"
+            record(cell, "network", {"tapes": tapes, "error": problem[:400]})
+            raise AssertionError(problem) from None
     record(cell, "network", {"tapes": tapes})
     for tape in tapes.values():
         problem = architecture_problem(tape)
