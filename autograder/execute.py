@@ -25,6 +25,7 @@ def _failure(reason: str) -> NotebookNode:
 
 
 CELL_OUTPUT_LIMIT = 1 << 20  # bytes of output kept per cell; the rest is dropped with a note
+TRUNCATED = "[output truncated by the grader"
 
 
 class ResilientExecute(Execute):
@@ -36,7 +37,7 @@ class ResilientExecute(Execute):
         if used + size > CELL_OUTPUT_LIMIT:
             if used <= CELL_OUTPUT_LIMIT:
                 outs.append(NotebookNode(output_type="stream", name="stderr",
-                                         text=f"\n[output truncated by the grader after {CELL_OUTPUT_LIMIT} bytes]\n"))
+                                         text=f"\n{TRUNCATED} after {CELL_OUTPUT_LIMIT} bytes]\n"))
             self._output_bytes[cell_index] = CELL_OUTPUT_LIMIT + 1
             return None
         self._output_bytes[cell_index] = used + size

@@ -35,7 +35,7 @@ class Attack:
     notebook: str
     what: str
     automatic: float  # automatic points it must get
-    message: str  # must appear in a cell message, a problem note or a review reason
+    message: str  # must appear in a cell message, a problem note or a review reason ("": the score says it all)
     edits: tuple = ()
     prelude: str = ""  # a code cell the student adds after the setup cell
     transform: str = ""  # a structural change: see _transform
@@ -60,7 +60,7 @@ ATTACKS = {
                           4.5, "missing the factor sigma'(z3[o])", (WRONG_DELTA,),
                           "import sympy\nsympy.simplify = lambda e, **k: sympy.Integer(0)\n"
                           "sympy.Expr.equals = lambda self, other, **k: True\n"
-                          "sympy.Basic.__eq__ = lambda self, other: True"),
+                          "sympy.Expr.__sub__ = lambda self, other: sympy.Integer(0)"),
     "patch_numpy": Attack("problem6", "zero gradients; numpy.allclose and isclose patched to True", 4.5,
                           "differs from torch autograd", (WRONG_BACKWARD,),
                           "import numpy\nnumpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda a, b, **k: True"),
@@ -81,11 +81,12 @@ ATTACKS = {
                                "        target.unlink()\n"
                                "        target.symlink_to(_find('problem6.py') or '/etc/passwd')\n"
                                "_h.sympy_answers = _fake"),
-    "redefine_builtins": Attack("problem7", "wrong gradient; isinstance, AssertionError and print redefined", 2.0,
+    "redefine_builtins": Attack("problem7", "wrong gradient; AssertionError, print and any redefined", 2.0,
                                 "Theta", (WRONG_GRADIENT,),
-                                "import builtins\nbuiltins.isinstance = lambda *a: True\n"
+                                "import builtins\n"
                                 "builtins.AssertionError = type('AssertionError', (BaseException,), {})\n"
-                                "builtins.print = lambda *a, **k: None"),
+                                "builtins.print = lambda *a, **k: None\n"
+                                "builtins.any = lambda *a: False"),
     "edit_test_cell": Attack("problem6", "delta_conv without sigma'; its test cell replaced by `pass`", 4.5,
                              "'p6_delta_conv_tests' was changed", (NO_SIGMA_CONV,), transform="edit_test",
                              review=True),
@@ -123,10 +124,10 @@ ATTACKS = {
                               "        pass\n"
                               "for _dir in ['/tmp', '/var/tmp', '/dev/shm']:\n"
                               "    open(os.path.join(_dir, 'left-behind.txt'), 'w').write('x')"),
-    "fork_bomb": Attack("problem7", "elu_derivative forks without end", 2.0, "elu_derivative",
+    "fork_bomb": Attack("problem7", "elu_derivative forks without end", 2.0, "BlockingIOError",
                         (Edit("problem7", "activations", r"return torch\.where\(x > 0, torch\.ones_like\(x\), "
                               r"alpha \* torch\.exp\(x\)\)", "import os\n    while True:\n        os.fork()"),)),
-    "infinite_output": Attack("problem6", "correct answers; 100 MB printed first", 5.5, "",
+    "infinite_output": Attack("problem6", "correct answers; 100 MB printed first", 5.5, "was cut at 1 MB",
                               prelude="for _ in range(10000):\n    print('x' * 10000)"),
     "network_access": Attack("problem7", "leaky_relu is right only if the internet or the grader's loopback answers",
                              2.0, "leaky_relu(x, alpha=0.01) is wrong",
@@ -142,7 +143,8 @@ ATTACKS = {
     "huge_allocation": Attack("problem7", "gradient_is_stable allocates 8 TB", 2.0, "MemoryError",
                               (Edit("problem7", "gradient_is_stable", r"product = 1\.0",
                                     "import numpy\n    numpy.ones(10**12)"),)),
-    "nbformat3": Attack("problem7", "the reference answers saved as nbformat 3", 3.0, "", transform="nbformat3"),
+    "nbformat3": Attack("problem7", "the reference answers saved as nbformat 3", 3.0, "converted from nbformat 3",
+                        transform="nbformat3"),
     "binary_ipynb": Attack("problem6", "random bytes named problem6.ipynb", 0.0, "unreadable problem6.ipynb",
                            transform="binary"),
     "huge_notebook": Attack("problem6", "a 200 MB notebook", 0.0, "unreadable problem6.ipynb", transform="huge"),

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from .execute import CELL_TIMEOUT_ENV, DEADLINE_ENV
+from .execute import CELL_OUTPUT_LIMIT, CELL_TIMEOUT_ENV, DEADLINE_ENV, TRUNCATED
 from .ingest import NOTEBOOKS, Submission, ingest
 from .nbgrader_run import CourseDirectory
 from .release import ASSIGNMENT, ROOT, tool_environment
@@ -132,17 +132,22 @@ def _template(work: Path) -> Path:
     return template
 
 
-def _kernel_results(notebook_path: Path) -> dict[str, str]:
+def _kernel_results(notebook_path: Path, notes: list[str]) -> dict[str, str]:
     """grade_id -> 'ErrorName: message' of each failed cell of an autograded notebook (for the grader's own use:
-    a message written by student code is never shown, except the runner's own stop reasons)."""
+    a message written by student code is never shown, except the runner's own stop reasons). Notes the cells
+    whose output was cut."""
     found = {}
     if not notebook_path.is_file():
         return found
-    for cell in nbformat.read(notebook_path, as_version=4).cells:
+    for index, cell in enumerate(nbformat.read(notebook_path, as_version=4).cells):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        outputs = cell.get("outputs", [])
+        errors = [o for o in outputs if o.get("output_type") == "error"]
         if grade_id and errors:
             found[grade_id] = f"{errors[-1].get('ename', 'Error')}: {errors[-1].get('evalue', '')}".strip()
+        if any(TRUNCATED in str(o.get("text", "")) for o in outputs if o.get("output_type") == "stream"):
+            notes.append(f"{notebook_path.stem}: the output of cell {index + 1} was cut at "
+                         f"{CELL_OUTPUT_LIMIT // 2**20} MB")
     return found
 
 
@@ -214,7 +219,7 @@ def run_autograde(template: Path, scratch: Path, student: str, notebooks: dict[s
         if contained:
             sandbox.kill_user(sandbox.uid_for(os.getpid()))
 
-    kernel_messages = {nb: _kernel_results(workdir / f"{nb}.ipynb") for nb in NOTEBOOKS}
+    kernel_messages = {nb: _kernel_results(workdir / f"{nb}.ipynb", notes) for nb in NOTEBOOKS}
     verdicts = judge_all(handin, seed)
     cells, review = [], []
     if tampered:

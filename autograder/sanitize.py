@@ -67,6 +67,9 @@ def repair(student: NotebookNode, release: NotebookNode, name: str) -> Repair:
     plain_sources = {c.get("source", "") for c in release.cells if not _grade_id(c)}
     result = Repair(nbformat.v4.new_notebook(metadata=copy.deepcopy(release.metadata)))
     result.notebook.nbformat, result.notebook.nbformat_minor = release.nbformat, release.nbformat_minor
+    original = student.get("metadata", {}).get("orig_nbformat")
+    if original and original < 4:
+        result.notes.append(f"{name}: converted from nbformat {original} to nbformat 4")
 
     answers, extras, seen = {}, {None: []}, set()
     anchor = None

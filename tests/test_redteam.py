@@ -40,7 +40,8 @@ def test_attack_gets_its_expected_score_and_message(graded, name):
     attack, result = ATTACKS[name], graded[2][name]
     texts = [c.message for c in result.cells] + result.problems + result.review
     assert result.automatic_points == attack.automatic, (name, [(c.grade_id, c.points, c.message) for c in result.cells])
-    assert any(attack.message in text for text in texts), (name, texts)
+    if attack.message:
+        assert any(attack.message in text for text in texts), (name, texts)
     assert bool(result.review) == attack.review, (name, result.review)
     assert result.contained
 

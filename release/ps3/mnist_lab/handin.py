@@ -66,7 +66,7 @@ def record(cell: str, part: str, data: dict) -> None:
         return
     path = Path(folder) / f"{cell}--{part}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
+    tmp = path.with_suffix(f".{os.getpid()}.part")
     tmp.write_text(json.dumps(data))
     os.replace(tmp, path)
 
