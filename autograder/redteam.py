@@ -20,7 +20,8 @@ from .examples import Edit, edit_reference
 
 WRONG_DELTA = Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)", "return dC_da3[o]")
 WRONG_BACKWARD = Edit("problem6", "conv_net_backward", r"    return \{\n        \"w\"",
-                      "    return {k: np.zeros_like(np.asarray(v, dtype=float)) for k, v in dict(w=w, b=b, W=W, b3=b3).items()}\n    return {\n        \"w\"")
+                      "    return {k: np.zeros_like(np.asarray(v, dtype=float))\n"
+                      "            for k, v in dict(w=w, b=b, W=W, b3=b3).items()}\n    return {\n        \"w\"")
 WRONG_GRADIENT = Edit("problem7", "relu_chain_gradient", r"return theta\(z1\) \* w2", "return w2")
 WRONG_STABLE = Edit("problem7", "gradient_is_stable", r"product = 1\.0", "return True")
 WRONG_LEAKY = Edit("problem7", "activations", r"return torch\.where\(x > 0, x, alpha \* x\)", "return x")
@@ -63,7 +64,8 @@ ATTACKS = {
                           "sympy.Expr.__sub__ = lambda self, other: sympy.Integer(0)"),
     "patch_numpy": Attack("problem6", "zero gradients; numpy.allclose and isclose patched to True", 4.5,
                           "differs from torch autograd", (WRONG_BACKWARD,),
-                          "import numpy\nnumpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda a, b, **k: True"),
+                          "import numpy\nnumpy.allclose = lambda *a, **k: True\n"
+                          "numpy.isclose = lambda a, b, **k: True"),
     "patch_torch": Attack("problem7", "leaky_relu is the identity; torch.allclose/isclose/where patched", 2.0,
                           "leaky_relu(x, alpha=0.01) is wrong", (WRONG_LEAKY,),
                           "import torch\ntorch.allclose = lambda *a, **k: True\n"
@@ -116,8 +118,8 @@ ATTACKS = {
                               "    _hit = _find(_name)\n"
                               "    try:\n"
                               "        if _hit and _hit.endswith('.db'):\n"
-                              "            _db = sqlite3.connect(_hit); _db.execute('update grade set auto_score = 99');"
-                              " _db.commit()\n"
+                              "            _db = sqlite3.connect(_hit)\n"
+                              "            _db.execute('update grade set auto_score = 99'); _db.commit()\n"
                               "        elif _hit:\n"
                               "            open(os.path.join(_hit, 'canary.txt'), 'w').write('owned')\n"
                               "    except Exception:\n"
@@ -152,10 +154,11 @@ ATTACKS = {
                             "report 99%", 0.0, "test accuracy; at least 97.0%",
                             (Edit("problem5", "build_cnn", r"    return nn\.Sequential\(",
                                   "    class Blind(nn.Module):\n"
-                                  "        def __init__(self, inner):\n            super().__init__(); self.inner = inner\n"
+                                  "        def __init__(self, inner):\n"
+                                  "            super().__init__(); self.inner = inner\n"
                                   "        def forward(self, x):\n            return self.inner(x * 0)\n"
-                                  "    return Blind(nn.Sequential("), Edit("problem5", "build_cnn", r"nn\.Linear\(256, 10\),\n    \)",
-                                                                     "nn.Linear(256, 10),\n    ))")),
+                                  "    return Blind(nn.Sequential("),
+                             Edit("problem5", "build_cnn", r"nn\.Linear\(256, 10\),\n    \)", "nn.Linear(256, 10),\n    ))")),
                             "import mnist_lab.train, mnist_lab.experiment\n"
                             "_real = mnist_lab.train.train_model\n"
                             "def _boost(*a, **k):\n    r = _real(*a, **k); r.test_accuracy = 0.99; return r\n"
@@ -164,7 +167,8 @@ ATTACKS = {
 
 
 def _cell(nb, grade_id):
-    return next(i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    return next(i for i, c in enumerate(nb.cells)
+                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
 
 
 def _transform(nb, how: str, notebook: str):

@@ -84,13 +84,15 @@ def write_kernel_spec(jupyter_dir: Path, policy_path: Path) -> None:
 
 
 def kill_user(uid: int) -> int:
-    """Kill every process running as ``uid`` (what a submission left behind); how many there were."""
+    """Kill every live process running as ``uid`` (what a submission left behind); how many there were.
+    (Zombies are left to whoever reaps orphans: they hold no memory and run nothing.)"""
     import psutil
 
     killed = 0
-    for process in psutil.process_iter(["uids"]):
+    for process in psutil.process_iter(["uids", "status"]):
         try:
-            if process.info["uids"] and process.info["uids"].real == uid:
+            if process.info["uids"] and process.info["uids"].real == uid and \
+                    process.info["status"] != psutil.STATUS_ZOMBIE:
                 process.kill()
                 killed += 1
         except (psutil.NoSuchProcess, psutil.AccessDenied):

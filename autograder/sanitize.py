@@ -92,7 +92,8 @@ def repair(student: NotebookNode, release: NotebookNode, name: str) -> Repair:
             extras.setdefault(anchor, [])
         else:
             if grade_id is not None:
-                result.notes.append(f"{name}: a cell claims the unknown id {grade_id!r}; it is kept as your own cell")
+                result.notes.append(f"{name}: a cell claims the unknown id {grade_id[:60]!r}; it is kept as your "
+                                    "own cell")
             if cell.get("source", "") in plain_sources and not grade_id:
                 continue  # an instruction cell of the release, kept from the release itself
             extras.setdefault(anchor, []).append(cell)

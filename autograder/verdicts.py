@@ -72,7 +72,8 @@ def _judges():
         "p6_grad_conv_bias_tests": symbolic(p6.check_grad_conv_bias, "grad_conv_bias"),
         "p6_backward_tests": (["backward"], lambda parts, seed: p6.check_conv_net_backward(parts["backward"], seed)),
         "p7_gradient_tests": symbolic(p7.check_relu_chain_gradient, "relu_chain_gradient"),
-        "p7_stability_tests": (["stability"], lambda parts, seed: p7.check_gradient_is_stable(parts["stability"], seed)),
+        "p7_stability_tests": (["stability"],
+                               lambda parts, seed: p7.check_gradient_is_stable(parts["stability"], seed)),
         "p7_activation_tests": (["activations"], lambda parts, seed: p7.check_activations(parts["activations"])),
     }
 

@@ -185,5 +185,6 @@ def check_augmentation(recorded: dict, seed: int):
         assert angles.abs().max() <= 15.5, f"a rotation of {angles.abs().max().item():.1f} degrees exceeds 15"
         distinct = {tuple(o.flatten().tolist()) for o in draws}
         assert len(distinct) >= 10, "the same image must come out differently on different calls (random per image)"
-        assert (angles.abs() >= 1).sum() >= AUGMENT_DRAWS // 2, "most augmented images should be rotated, not only cropped"
+        assert (angles.abs() >= 1).sum() >= AUGMENT_DRAWS // 2, \
+            "most augmented images should be rotated, not only cropped"
         assert len(set((where % 25).tolist())) >= 3, "the crop position must vary from draw to draw"

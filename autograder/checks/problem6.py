@@ -1,4 +1,5 @@
-"""Checks for problem 6 (backpropagation through conv -> max-pool -> fully-connected), run by the grader on\nwhat the hidden tests recorded (the symbolic checks receive functions that look the recorded answers up)."""
+"""Checks for problem 6 (backpropagation through conv -> max-pool -> fully-connected), run by the grader on
+what the hidden tests recorded (the symbolic checks receive functions that look the recorded answers up)."""
 
 import random
 

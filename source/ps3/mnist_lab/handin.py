@@ -95,7 +95,8 @@ def sympy_answers(cell: str, function, indices) -> None:
     if problem is not None:
         raise _stub(problem)
     bad = [k for k, v in answers.items() if "error" in v]
-    assert not bad, f"{getattr(function, '__name__', 'the function')}{tuple(json.loads(bad[0]))}: {answers[bad[0]]['error']}"
+    name = getattr(function, "__name__", "the function")
+    assert not bad, f"{name}{tuple(json.loads(bad[0]))}: {answers[bad[0]]['error']}"
 
 
 # --- problem 6: the numpy backward pass ---------------------------------------------------------------------

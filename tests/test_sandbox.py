@@ -1,0 +1,108 @@
+"""The kernel sandbox, tried with small programs: what a contained process can and cannot see and do."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import sandbox
+from autograder.decode import HandinError, decode_array, read_record
+from autograder.release import ROOT
+from mnist_lab.handin import encode_array
+
+needs_sandbox = pytest.mark.skipif(not sandbox.available(), reason="containment needs root and namespaces")
+
+
+def contained(tmp_path, code: str, **policy) -> subprocess.CompletedProcess:
+    work, secret = tmp_path / "work", tmp_path / "secret"
+    work.mkdir(exist_ok=True)
+    secret.mkdir(exist_ok=True)
+    (secret / "answers.txt").write_text("42")
+    settings = dict(uid=sandbox.uid_for(os.getpid()), hide=[str(ROOT), str(secret), str(Path.home())],
+                    expose_ro=sorted({sys.prefix, sys.base_prefix}), expose_rw=[str(work)])
+    settings.update(policy)
+    path = sandbox.Policy(**settings).write(tmp_path / "policy.json")
+    return subprocess.run([sys.executable, "-m", "autograder.sandbox", str(path), "--", sys.executable, "-c", code],
+                          cwd=work, capture_output=True, text=True, timeout=60)
+
+
+@needs_sandbox
+def test_contained_process_sees_only_what_it_may(tmp_path):
+    code = f"""
+import os, socket, json
+out = {{"uid": os.getuid(), "cwd": os.getcwd()}}
+def attempt(name, action):
+    try:
+        action(); out[name] = "allowed"
+    except Exception as exc:
+        out[name] = type(exc).__name__
+attempt("read_secret", lambda: open({str(tmp_path / 'secret' / 'answers.txt')!r}).read())
+attempt("read_solutions", lambda: open({str(ROOT / 'solutions' / 'problem6.py')!r}).read())
+attempt("write_own", lambda: open("mine.txt", "w").write("x"))
+attempt("write_outside", lambda: open({str(tmp_path / 'owned.txt')!r}, "w").write("x"))
+attempt("network", lambda: socket.create_connection(("127.0.0.1", 22), timeout=2))
+attempt("setuid_back", lambda: os.setuid(0))
+out["around"] = os.listdir({str(tmp_path)!r})
+print(json.dumps(out))
+"""
+    result = contained(tmp_path, code)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["uid"] == sandbox.uid_for(os.getpid()) and seen["cwd"] == str(tmp_path / "work")
+    assert seen["read_secret"] == "FileNotFoundError" and seen["read_solutions"] == "FileNotFoundError"
+    assert seen["write_own"] == "allowed" and (tmp_path / "work" / "mine.txt").exists()
+    assert seen["write_outside"] in ("PermissionError", "OSError", "FileNotFoundError")
+    assert not (tmp_path / "owned.txt").exists()
+    assert seen["network"] == "OSError" or seen["network"].endswith("Error") and seen["network"] != "allowed"
+    assert seen["setuid_back"] == "PermissionError"
+    assert seen["around"] == ["work"]  # its own folder only: not the secret, not the policy
+
+
+@needs_sandbox
+def test_process_limit_and_cleanup_by_uid(tmp_path):
+    code = """
+import os, subprocess, sys
+children = 0
+try:
+    for _ in range(50):
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        children += 1
+except OSError as exc:
+    print("stopped", children, type(exc).__name__)
+"""
+    result = contained(tmp_path, code, max_processes=10)
+    assert "stopped" in result.stdout and int(result.stdout.split()[1]) < 10, result.stdout + result.stderr
+    uid = sandbox.uid_for(os.getpid())
+    time.sleep(0.5)
+    assert sandbox.kill_user(uid) >= 1  # the detached sleepers outlived their parent; killed by uid
+    time.sleep(0.5)
+    assert sandbox.kill_user(uid) == 0
+
+
+def test_recorded_arrays_round_trip_and_malformed_ones_are_refused(tmp_path):
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert np.array_equal(decode_array(encode_array(array)), array)
+    scalar = decode_array(encode_array(np.float64(2.5)))
+    assert scalar.shape == () and scalar == 2.5
+    good = encode_array(array)
+    for bad in ({**good, "dtype": "object"}, {**good, "shape": [5, 5]}, {**good, "data": "%%%"}, "text"):
+        with pytest.raises(HandinError):
+            decode_array(bad)
+
+
+def test_record_files_are_read_without_links_and_within_limits(tmp_path):
+    (tmp_path / "ok.json").write_text(json.dumps({"a": 1}))
+    assert read_record(tmp_path / "ok.json") == {"a": 1}
+    (tmp_path / "link.json").symlink_to(tmp_path / "ok.json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "broken.json").write_text("{")
+    for name, words in (("link.json", "cannot open"), ("list.json", "JSON object"), ("broken.json", "not valid JSON"),
+                        ("missing.json", "cannot open")):
+        with pytest.raises(HandinError, match=words):
+            read_record(tmp_path / name)

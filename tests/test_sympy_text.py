@@ -1,0 +1,61 @@
+"""The restricted srepr reader: every reference answer and its equivalent forms come back equal; anything that is
+not plain sympy data is refused without being run."""
+
+import pytest
+import sympy as sp
+
+from autograder.sympy_text import MAX_CHARS, SympyTextError, parse_srepr
+from mnist_lab.handin import P6_INDICES
+from mnist_lab.notation import dC_da4, relu_w, relu_z
+from solutions import problem6, problem7
+
+
+def reference_answers():
+    for name, indices in P6_INDICES.items():
+        for index in indices:
+            yield f"{name}{index}", getattr(problem6, name)(*index)
+    yield "relu_chain_gradient", problem7.relu_chain_gradient()
+    z1 = relu_z[0]
+    yield "piecewise", sp.Piecewise((relu_w[0] * dC_da4, z1 > 0), (0, True))
+    yield "max derivative", sp.Derivative(sp.Max(0, z1), z1)
+    yield "rational and float", sp.Rational(1, 3) * z1 + sp.Float(0.25) - sp.exp(-z1) / 2
+    yield "plain symbol", sp.Symbol("z1")
+
+
+@pytest.mark.parametrize("label, expression", list(reference_answers()), ids=lambda v: v if isinstance(v, str) else "")
+def test_srepr_round_trip(label, expression):
+    rebuilt = parse_srepr(sp.srepr(expression))
+    assert sp.srepr(rebuilt) == sp.srepr(expression) or sp.simplify(rebuilt.doit() - expression.doit()) == 0
+
+
+@pytest.mark.parametrize("text, words", [
+    ("__import__('os').system('touch /tmp/owned')", "not an allowed part"),
+    ("Symbol('x').__class__", "unexpected Attribute"),
+    ("(lambda: Symbol('x'))()", "'Lambda' is not an allowed part"),
+    ("eval('1')", "'eval' is not an allowed part"),
+    ("Symbol('x', evaluate=exec)", "keyword argument 'evaluate'"),
+    ("Symbol('x', real=print)", "unexpected Name where a literal"),
+    ("Pow(Integer(10), Integer(100000000))", "exponent larger"),
+    ("Integer(10**100)", "unexpected BinOp"),
+    ("Integer(123456789012345678901234567890)", "too large"),
+    ("Function('os.system')(Symbol('x'))", "identifier"),
+    ("[Symbol('x') for _ in range(10**9)]", "unexpected ListComp"),
+    ("Add(" * 300 + "Integer(1)" + ")" * 300, "not a sympy expression"),
+    ("'just a string'", "not a sympy expression"),
+    ("Symbol('x'" + ", Symbol('y')" * 30000 + ")", "characters long"),
+])
+def test_anything_but_sympy_data_is_refused(text, words):
+    with pytest.raises(SympyTextError, match=words):
+        parse_srepr(text)
+
+
+def test_size_limit_is_stated():
+    with pytest.raises(SympyTextError, match=str(MAX_CHARS)):
+        parse_srepr("Symbol('x')" + " " * MAX_CHARS)
+
+
+def test_dummies_with_one_index_are_one_object():
+    o = sp.Dummy("o")
+    expression = sp.Sum(sp.IndexedBase("W")[o] * o, (o, 0, 2))
+    rebuilt = parse_srepr(sp.srepr(expression))
+    assert rebuilt.doit() == expression.doit()
