@@ -17,6 +17,7 @@ import itertools
 import random
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -61,13 +62,19 @@ def _with_timeout(seconds: float, function: Callable[[], object]):
     def on_alarm(signum, frame):
         raise SimplifyTimeout(f"simplify took more than {seconds} s")
 
+    # An enclosing deadline (the grader's per-cell limit) shares the one real-time timer: run within what is
+    # left of it, and give it back what remains afterwards.
+    outer, _ = signal.getitimer(signal.ITIMER_REAL)
+    started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer) if outer else seconds)
     try:
         return function()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))
 
 
 def canonicalise(expr, canonical: dict[str, object]) -> sp.Expr:

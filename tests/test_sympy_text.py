@@ -59,3 +59,22 @@ def test_dummies_with_one_index_are_one_object():
     expression = sp.Sum(sp.IndexedBase("W")[o] * o, (o, 0, 2))
     rebuilt = parse_srepr(sp.srepr(expression))
     assert rebuilt.doit() == expression.doit()
+
+
+def test_a_slow_answer_costs_its_cell_within_the_time_limit(tmp_path, monkeypatch):
+    """An answer that takes forever to evaluate (a sum of a billion terms without a closed form) fails its cell at
+    the grader's per-cell limit, even though the symbolic checker sets timers of its own inside it."""
+    import json
+    import time
+
+    from autograder import verdicts
+
+    k = sp.Symbol("k")
+    slow = sp.Sum(sp.Function("sigma_prime")(sp.IndexedBase("z3")[0] * k), (k, 0, 10**9))
+    entry = {json.dumps([o]): {"srepr": sp.srepr(slow)} for o in range(3)}
+    (tmp_path / "p6_delta_output_tests--sympy.json").write_text(json.dumps({"answers": entry}))
+    monkeypatch.setattr(verdicts, "VERDICT_SECONDS", 3)
+    start = time.monotonic()
+    verdict = verdicts.judge_cell("p6_delta_output_tests", tmp_path, 0)
+    assert not verdict.passed and "longer than 3 s" in verdict.message, verdict
+    assert time.monotonic() - start < 30
