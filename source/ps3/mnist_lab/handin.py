@@ -197,18 +197,16 @@ def activations(cell: str, **functions) -> None:
 
 # --- problem 5: networks as tapes, epochs, augmentation ------------------------------------------------------
 
-TAPE_OPS = {"conv2d", "max_pool2d", "_max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "relu", "relu_",
-            "leaky_relu", "tanh", "sigmoid", "elu", "gelu", "flatten", "view", "reshape", "linear", "dropout",
-            "batch_norm", "log_softmax", "softmax", "contiguous"}
 _TRACE_BATCH = 3
 
 
 class _Tape(torch.overrides.TorchFunctionMode):
-    """Records every tensor-producing call of a forward pass whose input is the running activation."""
+    """Records every tensor-producing call of a forward pass whose input is the running activation (the grader
+    decides which of them it can rebuild)."""
 
     def __init__(self, names: dict[int, str]):
         super().__init__()
-        self.names, self.ops, self.current, self.unknown = names, [], None, []
+        self.names, self.ops, self.current = names, [], None
 
     def _arg(self, value):
         if isinstance(value, torch.Tensor):
@@ -219,6 +217,10 @@ class _Tape(torch.overrides.TorchFunctionMode):
             return {"tensor": list(value.shape)}
         if isinstance(value, (list, tuple)):
             return [self._arg(v) for v in value]
+        if isinstance(value, slice):
+            return {"slice": [self._arg(value.start), self._arg(value.stop), self._arg(value.step)]}
+        if value is Ellipsis:
+            return {"ellipsis": True}
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         return {"other": type(value).__name__}
@@ -226,18 +228,12 @@ class _Tape(torch.overrides.TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        name = getattr(func, "__name__", "")
-        if name.startswith("__") or not isinstance(out, (torch.Tensor, tuple)):
-            return out
-        uses_stream = any(a is self.current for a in list(args) + list(kwargs.values())
-                          if isinstance(a, torch.Tensor))
-        if not uses_stream:
-            return out
-        result = out[0] if isinstance(out, tuple) else out
-        self.ops.append({"op": name, "args": [self._arg(a) for a in args],
+        result = out[0] if isinstance(out, tuple) and out and isinstance(out[0], torch.Tensor) else out
+        uses_stream = any(a is self.current for a in list(args) + list(kwargs.values()))
+        if not isinstance(result, torch.Tensor) or not uses_stream:
+            return out  # sizes, shapes and work on parameters are not steps of the forward pass
+        self.ops.append({"op": getattr(func, "__name__", repr(func)), "args": [self._arg(a) for a in args],
                          "kwargs": {k: self._arg(v) for k, v in kwargs.items()}, "shape": list(result.shape)})
-        if name not in TAPE_OPS:
-            self.unknown.append(name)
         self.current = result
         return out
 
