@@ -9,9 +9,8 @@ Only the attacked notebook is submitted (the others score 0 as "not submitted"),
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -217,10 +216,3 @@ def build(folder: Path, attacks=None) -> None:
         target.mkdir(parents=True, exist_ok=True)
         (target / f"{attack.notebook}.ipynb").write_bytes(notebook_bytes(attack))
 
-
-def expected_notebook_points(notebook: str) -> tuple[float, float]:
-    """(automatic, manual) points of one notebook."""
-    return {"problem5": (4.0, 2.0), "problem6": (5.5, 0.5), "problem7": (3.0, 1.0)}[notebook]
-
-
-__all__ = ["ATTACKS", "Attack", "build", "notebook_bytes", "os"]

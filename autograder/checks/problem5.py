@@ -14,18 +14,16 @@ trains a different correct network), while a network that does not learn from it
 
 from __future__ import annotations
 
-import random
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 
 from autograder.decode import decode_array
-from mnist_lab import evaluate, lab_data
+from mnist_lab import evaluate
 from mnist_lab.experiment import REFERENCE_EPOCHS
 from mnist_lab.handin import (ACCURACY_FLOOR, AUGMENT_DRAWS, AUGMENT_IMAGES, EPOCHS_CALLS, architecture_problem,
-                              trace_network)
+                              augmentation_images, trace_network)
 from solutions import problem5 as reference
 
 IDENTITY = {"dropout", "contiguous", "log_softmax", "softmax"}  # no effect on the predicted class in eval mode
@@ -154,12 +152,6 @@ def check_epochs_for(recorded: dict):
             raise AssertionError("epochs_for is not implemented yet")
         raise AssertionError(f"epochs_for({call}) should be {want['value']} (same number of steps as the "
                              f"reference budget), got {got.get('value', got)}")
-
-
-def augmentation_images(seed: int) -> torch.Tensor:
-    """The images handin.augmentation used (same seed, same draw)."""
-    picks = random.Random(seed).sample(range(10000), AUGMENT_IMAGES)
-    return lab_data("cpu").test_x[picks]
 
 
 def _candidates(image: torch.Tensor, angles, mode) -> torch.Tensor:

@@ -351,28 +351,27 @@ def epochs(cell: str, epochs_for) -> None:
     assert answers[0] == {"value": 6}, "epochs_for(10000) should be 6"
 
 
-def augmentation_images() -> torch.Tensor:
-    """The test images the augmentation is applied to: drawn by the grader's seed."""
+def augmentation_images(seed_: int) -> torch.Tensor:
+    """The test images the augmentation is applied to, drawn by the grader's seed (the grader draws the same)."""
     from .train import lab_data
 
-    rng = random.Random(seed())
-    picks = rng.sample(range(10000), AUGMENT_IMAGES)
-    return lab_data("cpu").test_x[picks]
+    return lab_data("cpu").test_x[random.Random(seed_).sample(range(10000), AUGMENT_IMAGES)]
 
 
 def augmentation(cell: str, make_augmentation) -> None:
     """Record 24 draws of the augmentation on each of 4 seeded test images; in kernel: sizes and randomness."""
     from .augment import compile_augmentation
 
+    images = augmentation_images(seed())
     try:
         transform = make_augmentation()
         torch.manual_seed(seed())
         outputs = torch.stack([torch.stack([torch.as_tensor(transform(image)).float()
-                                            for _ in range(AUGMENT_DRAWS)]) for image in augmentation_images()])
+                                            for _ in range(AUGMENT_DRAWS)]) for image in images])
     except Exception as exc:  # noqa: BLE001
         record(cell, "augmentation", _failure(exc))
         raise _stub(exc) from None
     record(cell, "augmentation", {"outputs": encode_array(outputs)})
     assert outputs.shape[2:] == (1, 24, 24), f"the augmentation must give 24x24 images, got {tuple(outputs.shape[2:])}"
-    batch = compile_augmentation(transform)(augmentation_images().repeat(8, 1, 1, 1))
+    batch = compile_augmentation(transform)(images.repeat(8, 1, 1, 1))
     assert batch.shape == (32, 1, 24, 24), "the augmentation must also work through the training lab"
