@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export MNIST_DIR ?= $(CURDIR)/data/mnist
 
-.PHONY: setup grade-examples experiment test benchmark release
+.PHONY: setup postgresql grade-examples experiment test benchmark release
 setup: $(VENV)/.installed $(MNIST_DIR)/mnist-cache.npz
 
 $(VENV)/.installed: pyproject.toml
@@ -21,7 +21,10 @@ grade-examples: setup  ## the main job: grade the example submissions in tests/e
 experiment: setup  ## the reference budget experiment: 3 seeds, JSON and plot in results/
 	$(PY) -m solutions experiment --seeds 0 1 2 --out results
 
-test: setup
+postgresql:  ## the server programs the cluster tests start on loopback (Debian's package; needs root once)
+	bash scripts/install-postgresql.sh
+
+test: setup postgresql
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 benchmark: setup  ## lab vs a DataLoader baseline, six runs each (add ARGS=--device cuda on a GPU)

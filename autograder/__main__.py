@@ -2,6 +2,7 @@
 
   release      build the assignment (solutions -> source notebooks -> release/ps3); --check reports drift
   grade        grade a folder or Moodle zip of submissions; results, gradebook and reports in --out
+               (--cluster ADDRESS: on a Dask cluster; --db URL: a shared gradebook such as PostgreSQL)
   gradescope   grade one submission, Gradescope-style: a submission folder in, results.json out
   examples     the README's main job: grade the example submissions in tests/examples (--write regenerates them)
 """
@@ -47,6 +48,9 @@ def main(argv=None) -> int:
     grade.add_argument("--out", type=Path, default=Path("grading"))
     grade.add_argument("--db", default=None, help="gradebook URL (default: sqlite in --out)")
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    grade.add_argument("--cluster", default=None, metavar="ADDRESS",
+                       help="grade on this Dask scheduler (tcp://host:8786), one task per submission; see "
+                            "docs/cluster.md (default: this machine)")
     _grading_options(grade)
     one = sub.add_parser("gradescope", help="grade one submission folder, write Gradescope's results.json")
     one.add_argument("--submission", type=Path, default=Path("/autograder/submission"))
@@ -78,6 +82,7 @@ def main(argv=None) -> int:
         build()
         print("wrote tests/examples/")
         return 0
+    from .cluster import ClusterError
     from .reports import summary_table
     from .runner import grade_batch
 
@@ -90,8 +95,12 @@ def main(argv=None) -> int:
             args.cell_timeout = 90  # the looping example then stops after 90 s; real batches size it by device
         source, options = EXAMPLES, _options(args, force=True)
     else:
-        source, options = args.submissions, _options(args, force=args.force, db_url=args.db)
-    results = grade_batch(source, args.out, options)
+        source, options = args.submissions, _options(args, force=args.force, db_url=args.db, cluster=args.cluster)
+    try:
+        results = grade_batch(source, args.out, options)
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(summary_table(results))
     print(f"\nreports in {args.out}/: grades.csv, moodle_grading_worksheet.csv, gradebook.db, feedback/, gradescope/")
     if args.command == "examples":

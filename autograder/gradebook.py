@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook, InvalidEntry, MissingEntry
 
 from .release import ASSIGNMENT, tool_environment
 
@@ -26,8 +26,31 @@ def prepare(db_url: str, template: Path) -> None:
         raise RuntimeError(f"could not add {ASSIGNMENT} to the gradebook {db_url}:\n{result.stderr[-2000:]}")
 
 
-def record(db_url: str, result) -> None:
-    """Store one submission's grades: the student, the submission and every graded cell, replacing old ones."""
+def missing(db_url: str, student_ids: list[str]) -> list[str]:
+    """The students among ``student_ids`` that have no ps3 submission in the gradebook."""
+    with Gradebook(db_url) as gb:
+        present = {s.student.id for s in gb.find_assignment(ASSIGNMENT).submissions}
+    return [s for s in student_ids if s not in present]
+
+
+def record(db_url: str, result, attempts: int = 3) -> None:
+    """Store one submission's grades: the student, the submission and every graded cell, replacing old ones.
+
+    Idempotent (recording the same result twice leaves the same rows: nbgrader's gradebook keeps one submission per
+    student and assignment, one grade per cell); retried when another client wrote the same student meanwhile or
+    the database connection dropped.
+    """
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return _record(db_url, result)
+        except (IntegrityError, OperationalError, InvalidEntry):  # nbgrader wraps IntegrityError in InvalidEntry
+            if attempt == attempts - 1:
+                raise
+
+
+def _record(db_url: str, result) -> None:
     first, _, last = result.name.partition(" ")
     with Gradebook(db_url) as gb, warnings.catch_warnings():
         # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; the rows are written correctly.

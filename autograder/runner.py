@@ -1,6 +1,7 @@
 """Grade a batch: submissions -> one isolated process each -> results -> gradebook.
 
     grade_batch(source, out)        the batch, resumable: a finished submission's result is saved at once
+    executors                       where each submission is graded: here, or one task each on a Dask cluster
     grade_submission(submission)    one submission in its own process, with time and memory limits
     run_autograde(...)              inside that process, one step each:
                                       sanitize   repair each notebook against the release (sanitize.py)
@@ -19,11 +20,11 @@ import json
 import os
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class Options:
     progress: bool = True
     contain: bool = True  # run kernels in the sandbox where it is available (sandbox.py)
     source: Path | None = None  # the submissions as given (hidden from kernels); set by grade_batch
+    cluster: str | None = None  # a Dask scheduler's address: grade there, one task per submission (cluster.py)
 
     def resolved_device(self) -> str:
         if self.device == "auto":
@@ -88,7 +90,9 @@ class SubmissionResult:
 
     student_id: str
     name: str
-    status: str  # graded | incomplete (cells stopped: time, crash, memory) | error (grading failed) | empty
+    # graded | incomplete (cells stopped: time, crash, memory) | error (grading failed) | empty (nothing to grade)
+    # | unfinished (the cluster lost the task: not saved, the next run grades it)
+    status: str
     cells: list[CellResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # ingest and grading notes for the student and instructor
     seconds: float = 0.0
@@ -96,6 +100,7 @@ class SubmissionResult:
     device: str = ""
     review: list[str] = field(default_factory=list)  # why a person should look at this submission (empty: no need)
     contained: bool = True  # the kernels ran in the sandbox (False where it is unavailable: see the README)
+    graded_on: str = ""  # the machine (and Dask worker) that graded it
 
     @property
     def automatic_points(self) -> float:
@@ -121,12 +126,13 @@ def _limit_resources(memory_mb: int):
     return apply
 
 
-def _template(work: Path) -> Path:
-    """One course directory with the assignment generated, copied for every submission (generation is slow)."""
+def _template(work: Path, root: Path = ROOT) -> Path:
+    """One course directory with the assignment generated from ``root``, copied for every submission (generation
+    is slow)."""
     template = work / "template"
     if not (template / "gradebook.db").is_file():
         shutil.rmtree(template, ignore_errors=True)
-        course = CourseDirectory.generate()
+        course = CourseDirectory.generate(root)
         shutil.copytree(course.path, template)
         course.remove()
     return template
@@ -177,7 +183,12 @@ def _sandbox_policy(request: dict, workdir: Path, runtime: Path) -> "sandbox.Pol
     from . import sandbox
     from mnist_lab.data import default_root as default_mnist_dir
 
-    hidden = [str(Path.home()), str(ROOT), request["out"], request.get("source", ""), "/etc/shadow"]
+    import solutions
+
+    # The grader's own code and the reference answers stay hidden wherever they are installed (site-packages is
+    # exposed with the rest of Python).
+    packages = [str(Path(__file__).parent), str(Path(solutions.__file__).parent)]
+    hidden = [str(Path.home()), str(ROOT), *packages, request["out"], request.get("source", ""), "/etc/shadow"]
     prefixes = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
     return sandbox.Policy(uid=sandbox.uid_for(os.getpid()), hide=[h for h in hidden if h],
                           expose_ro=[*prefixes, str(default_mnist_dir())], expose_rw=[str(workdir), str(runtime)],
@@ -202,8 +213,9 @@ def run_autograde(template: Path, scratch: Path, student: str, notebooks: dict[s
     args = []
     contained = bool(request.get("contain", True)) and sandbox.available()
     if contained:
-        runtime = scratch.parent / "runtime"
-        runtime.mkdir(exist_ok=True)
+        # A short folder of its own: a Unix socket's path holds at most 107 bytes, and batch folders (a Dask
+        # worker's scratch space above all) can be deeper than that.
+        runtime = Path(tempfile.mkdtemp(prefix="ps3-rt-", dir="/tmp"))
         policy = _sandbox_policy(request, workdir, runtime).write(scratch.parent / "policy.json")
         sandbox.write_kernel_spec(scratch.parent / "jupyter", policy)
         # The kernel has no network: it talks to nbclient over Unix sockets in the runtime folder, whose connection
@@ -218,6 +230,7 @@ def run_autograde(template: Path, scratch: Path, student: str, notebooks: dict[s
     finally:
         if contained:
             sandbox.kill_user(sandbox.uid_for(os.getpid()))
+            shutil.rmtree(runtime, ignore_errors=True)
 
     kernel_messages = {nb: _kernel_results(workdir / f"{nb}.ipynb", notes) for nb in NOTEBOOKS}
     verdicts = judge_all(handin, seed)
@@ -256,7 +269,7 @@ def grade_submission(submission: Submission, template: Path, work: Path, options
     device = options.resolved_device()
     cell_timeout, time_limit = options.limits()
     result = SubmissionResult(submission.student_id, submission.name, "graded", problems=list(submission.problems),
-                              digest=submission.digest, device=device)
+                              digest=submission.digest, device=device, graded_on=socket.gethostname())
     start = time.monotonic()
     if not submission.notebooks:
         result.status = "empty"
@@ -314,15 +327,20 @@ def grade_submission(submission: Submission, template: Path, work: Path, options
 
 
 def _kill_tree(pid: int) -> None:
-    """Kill a process and everything it started (nbgrader, and kernels, which run in sessions of their own)."""
+    """SIGKILL a process and everything it started (nbgrader, and kernels, which run in sessions of their own)."""
     import psutil
 
     try:
-        parent = psutil.Process(pid)
-        for process in parent.children(recursive=True) + [parent]:
-            process.kill()
+        root = psutil.Process(pid)
+        tree = [*root.children(recursive=True), root]
     except psutil.NoSuchProcess:
-        pass
+        return
+    for process in tree:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(tree, timeout=10)
 
 
 def _safe(text: str) -> str:
@@ -363,12 +381,18 @@ class ResultStore:
 
 
 def grade_batch(source: Path, out: Path, options: Options | None = None, on_result=None) -> list[SubmissionResult]:
-    """Grade every submission in ``source`` (folder or Moodle zip); results, gradebook and reports in ``out``."""
-    from . import gradebook, reports
+    """Grade every submission in ``source`` (folder or Moodle zip); results, gradebook and reports in ``out``.
 
+    Exactly once: a result is written to the gradebook (replacing that student's grades) before it is saved to
+    ``out/results``, and a saved result the gradebook lacks is written again, so a batch killed at any point, a
+    task retried or a lost Dask worker never loses a grade nor records one twice.
+    """
     from dataclasses import replace
 
     from mnist_lab import load_mnist
+
+    from . import gradebook, reports
+    from .executors import open_executor
 
     options = replace(options or Options(), source=Path(source).resolve())
     load_mnist()  # fetched, verified and cached once here: kernels see MNIST read-only
@@ -387,13 +411,14 @@ def grade_batch(source: Path, out: Path, options: Options | None = None, on_resu
             results[submission.student_id] = previous
         else:
             todo.append(submission)
+    for student in gradebook.missing(db_url, list(results)):  # saved, but killed before the gradebook had it
+        gradebook.record(db_url, results[student])
     bar = _progress(len(todo), options.progress)
-    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-        futures = {pool.submit(grade_submission, s, template, work, options): s for s in todo}
-        for future in as_completed(futures):
-            result = future.result()
-            store.save(result)
-            gradebook.record(db_url, result)
+    with open_executor(options) as executor:
+        for result in executor.grade(todo, template, work, options):
+            if result.status != "unfinished":  # a task the cluster lost is graded again by the next run
+                gradebook.record(db_url, result)
+                store.save(result)
             results[result.student_id] = result
             bar.set_postfix_str(f"{result.student_id}: {result.automatic_points:g} pts, {result.status}")
             bar.update()

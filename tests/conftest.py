@@ -11,6 +11,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def examples(tmp_path_factory):
+    """The example submissions graded by a local batch: (out folder, student -> SubmissionResult)."""
+    from autograder.examples import EXAMPLES
+    from autograder.runner import Options, grade_batch
+    from helpers import FAST
+
+    out = tmp_path_factory.mktemp("graded-examples")
+    return out, {r.student_id: r for r in grade_batch(EXAMPLES, out, Options(**FAST))}
+
+
 @pytest.fixture
 def collect_and_judge(tmp_path, monkeypatch):
     """Run hand-in collectors as the hidden tests do (recording into a folder), then the grader's clean verdict.

@@ -18,14 +18,9 @@ from autograder.release import tool_environment
 from autograder.reports import MOODLE_COLUMNS
 from autograder.runner import Options, ResultStore, grade_batch
 
+from helpers import FAST
+
 pytestmark = pytest.mark.training
-FAST = dict(workers=2, cell_timeout=60, progress=False)
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory):
-    out = tmp_path_factory.mktemp("graded-examples")
-    return out, {r.student_id: r for r in grade_batch(EXAMPLES, out, Options(**FAST))}
 
 
 def test_every_example_gets_exactly_its_expected_score(examples):

@@ -106,3 +106,17 @@ def test_record_files_are_read_without_links_and_within_limits(tmp_path):
                         ("missing.json", "cannot open")):
         with pytest.raises(HandinError, match=words):
             read_record(tmp_path / name)
+
+
+def test_the_grading_policy_hides_the_grader_and_the_references_wherever_installed(tmp_path):
+    """site-packages is exposed with the rest of Python: a non-editable install must not expose the references."""
+    import autograder
+    import solutions
+    from autograder.runner import _sandbox_policy
+
+    policy = _sandbox_policy({"out": str(tmp_path / "out"), "source": str(tmp_path / "given")},
+                             tmp_path / "work", tmp_path / "runtime")
+    for hidden in (Path(autograder.__file__).parent, Path(solutions.__file__).parent, ROOT, tmp_path / "out",
+                   tmp_path / "given"):
+        assert str(hidden) in policy.hide
+    assert str(tmp_path / "work") in policy.expose_rw

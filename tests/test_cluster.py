@@ -1,0 +1,280 @@
+"""Grading on a real Dask cluster (scheduler + workers on loopback) into a real PostgreSQL gradebook."""
+
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+
+import psutil
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import gradebook
+from autograder.cluster import ClusterError, CourseBundle, DaskExecutor
+from autograder.examples import EXAMPLES
+from autograder.loopback import DaskCluster, PostgresServer
+from autograder.runner import CellResult, Options, SubmissionResult, grade_batch
+from helpers import FAST, grades_table
+from mnist_lab.data import default_root
+
+WORKER_ENV = {"MNIST_DIR": str(default_root())}  # the verified loader on each worker (cached there)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with PostgresServer() as server:
+        yield server
+
+
+def _gradebook_rows(db_url: str) -> dict:
+    """student -> (number of ps3 submission rows, {(notebook, cell): [auto scores of every grade row]})."""
+    rows = {}
+    with Gradebook(db_url) as gb:
+        for student in gb.students:
+            submissions = [s for s in student.submissions if s.assignment.name == "ps3"]
+            cells = {}
+            for submission in submissions:
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        cells.setdefault((notebook.name, grade.name), []).append(grade.auto_score)
+            rows[student.id] = (len(submissions), cells)
+    return rows
+
+
+def _assert_recorded_exactly_once(db_url: str, results) -> None:
+    rows = _gradebook_rows(db_url)
+    assert rows.keys() == {r.student_id for r in results}
+    for result in results:
+        count, cells = rows[result.student_id]
+        assert count == 1, result.student_id
+        assert cells == {(c.notebook, c.grade_id): [c.points] for c in result.cells}, result.student_id
+
+
+@pytest.mark.training
+def test_cluster_grades_the_examples_as_the_local_run_does(examples, postgres, tmp_path):
+    _, local = examples
+    with DaskCluster(workers=2, env=WORKER_ENV) as cluster:
+        results = grade_batch(EXAMPLES, tmp_path / "out",
+                              Options(**FAST, cluster=cluster.address, db_url=postgres.url))
+    assert grades_table(results) == grades_table(local.values())
+    assert all(r.contained == local[r.student_id].contained for r in results)
+    assert len({r.graded_on.split("(")[-1] for r in results}) == 2, "both workers should have taken submissions"
+    _assert_recorded_exactly_once(postgres.url, results)
+
+
+def _graded_by(process: psutil.Process) -> list[str]:
+    """The request files of the grading processes below ``process`` (one per submission it is grading)."""
+    found = []
+    try:
+        for child in process.children(recursive=True):
+            try:
+                command = child.cmdline()
+            except psutil.Error:
+                continue
+            if "autograder.runner" in command:
+                found.append(command[-1])
+    except psutil.NoSuchProcess:
+        pass
+    return found
+
+
+@pytest.mark.training
+def test_a_worker_killed_mid_batch_loses_no_grade_and_records_none_twice(examples, tmp_path):
+    _, local = examples
+    with PostgresServer() as db, DaskCluster(workers=2, env=WORKER_ENV) as cluster:
+        batch = {}
+        thread = threading.Thread(target=lambda: batch.update(results=grade_batch(
+            EXAMPLES, tmp_path / "out", Options(**FAST, cluster=cluster.address, db_url=db.url))))
+        thread.start()
+        victim, survivor = psutil.Process(cluster.workers[1].pid), _address_of(cluster, 0)
+        deadline = time.monotonic() + 300
+        while not _graded_by(victim):  # worker-1 is grading a submission...
+            assert thread.is_alive() and time.monotonic() < deadline, "worker-1 never started grading"
+            time.sleep(0.2)
+        time.sleep(10)  # ...well into it (its kernel is running)
+        requests = _graded_by(victim)
+        cluster.kill_worker(1)
+        thread.join(timeout=1800)
+        assert not thread.is_alive() and "results" in batch, "the batch did not finish"
+        results = {r.student_id: r for r in batch["results"]}
+        assert grades_table(results.values()) == grades_table(local.values())
+        _assert_recorded_exactly_once(db.url, results.values())
+    # The submission the killed worker was grading was graded again, from the start, by the surviving worker.
+    [lost] = [s for s in results if any(f"/{s}-" in r for r in requests)]
+    assert results[lost].graded_on.endswith(f"({survivor})")
+
+
+def _address_of(cluster: DaskCluster, index: int) -> str:
+    from distributed import Client
+
+    with Client(cluster.address, timeout=30) as client:
+        for address, worker in client.scheduler_info(n_workers=-1)["workers"].items():
+            if worker.get("name") == f"worker-{index}":
+                return address
+    return "gone"
+
+
+def test_a_restarted_client_loses_no_grade_and_records_none_twice(postgres, tmp_path):
+    """The instructor's `grade --cluster` is killed after some results; running it again grades only the rest."""
+    from autograder.release import tool_environment
+
+    source = tmp_path / "submissions"
+    for student in ("s1", "s2", "s3", "s4"):
+        (source / student / "ps3").mkdir(parents=True)
+        for name in ("problem6", "problem7"):
+            (source / student / "ps3" / f"{name}.ipynb").write_bytes(
+                (EXAMPLES / "reference" / "ps3" / f"{name}.ipynb").read_bytes())
+    out, url = tmp_path / "out", postgres.create_database("restart")
+    with DaskCluster(workers=2, env=WORKER_ENV) as cluster:
+        client = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(source), "--out", str(out),
+                                   "--cluster", cluster.address, "--db", url, "--no-progress"],
+                                  env=tool_environment(), start_new_session=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 600
+        while len(list((out / "results").glob("*.json"))) < 1:
+            assert client.poll() is None and time.monotonic() < deadline, "the client ended or stalled"
+            time.sleep(0.2)
+        os.killpg(client.pid, signal.SIGKILL)
+        client.wait()
+        finished = {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+        assert 1 <= len(finished) < 4
+        regraded = []
+        results = grade_batch(source, out, Options(**FAST, cluster=cluster.address, db_url=url),
+                              on_result=regraded.append)
+    assert {r.student_id for r in regraded} == {"s1", "s2", "s3", "s4"} - finished.keys()
+    assert {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.stem in finished} == finished
+    assert [r.automatic_points for r in results] == [8.5] * 4
+    _assert_recorded_exactly_once(url, results)
+
+
+def test_gpu_work_goes_only_to_workers_offering_a_gpu(tmp_path):
+    """--device cuda marks every task with the worker resource GPU; here worker-1 says it has one (no real GPU is
+    needed: problem 7 alone trains nothing)."""
+    source = tmp_path / "submissions" / "s1" / "ps3"
+    source.mkdir(parents=True)
+    (source / "problem7.ipynb").write_bytes((EXAMPLES / "reference" / "ps3" / "problem7.ipynb").read_bytes())
+    with DaskCluster(workers=2, env=WORKER_ENV, resources={1: "GPU=1"}) as cluster:
+        gpu_worker = _address_of(cluster, 1)
+        [result] = grade_batch(source.parent.parent, tmp_path / "out",
+                               Options(**FAST, device="cuda", cluster=cluster.address))
+    assert result.graded_on.endswith(f"({gpu_worker})") and result.device == "cuda"
+    assert result.automatic_points == 3  # problem 7: gradient, stability, activations (the essay is pending)
+
+
+def test_gpu_work_without_gpu_workers_is_refused_before_anything_runs(tmp_path):
+    with DaskCluster(workers=1, env=WORKER_ENV) as cluster:
+        executor = DaskExecutor(cluster.address)
+        try:
+            with pytest.raises(ClusterError, match="no worker offers the resource GPU"):
+                executor.check(Options(device="cuda"))
+            assert executor.check(Options(device="cpu")) == {"127.0.0.1": 1}
+        finally:
+            executor.close()
+
+
+def test_workers_with_other_grading_code_are_refused(tmp_path):
+    import shutil
+
+    from autograder.release import ROOT
+
+    edited = tmp_path / "elsewhere"  # a worker whose autograder differs by one comment line
+    shutil.copytree(ROOT / "autograder", edited / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(edited / "autograder" / "checks" / "problem6.py", "a") as fh:
+        fh.write("# edited on one worker\n")
+    with DaskCluster(workers=1, env={**WORKER_ENV, "PYTHONPATH": str(edited)}) as cluster:
+        executor = DaskExecutor(cluster.address)
+        try:
+            with pytest.raises(ClusterError, match="different grading code"):
+                executor.check(Options())
+        finally:
+            executor.close()
+
+
+def test_an_unreachable_scheduler_is_a_clear_error():
+    with pytest.raises(ClusterError, match="no Dask scheduler answers at tcp://127.0.0.1:9"):
+        DaskExecutor("tcp://127.0.0.1:9", connect_timeout=2)
+
+
+def test_course_bundle_carries_the_hidden_tests_and_unpacks_once(tmp_path):
+    bundle = CourseBundle.build()
+    with tarfile.open(fileobj=__import__("io").BytesIO(bundle.data)) as tar:
+        names = tar.getnames()
+    assert "nbgrader_config.py" in names and "source/ps3/problem6.ipynb" in names
+    assert "source/ps3/mnist_lab/handin.py" in names and not any("__pycache__" in n for n in names)
+    assert "BEGIN HIDDEN TESTS" in tar_text(bundle, "source/ps3/problem6.ipynb")
+    course = bundle.unpack(tmp_path / "course")
+    marker = course / "source" / "ps3" / "problem6.ipynb"
+    os.utime(marker, (12345, 12345))
+    bundle.unpack(tmp_path / "course")
+    assert marker.stat().st_mtime == 12345  # not unpacked again
+    (course / ".unpacked").unlink()  # as if a worker died half-way through unpacking
+    bundle.unpack(tmp_path / "course")
+    assert marker.stat().st_mtime != 12345
+    time.sleep(1.1)  # no time inside a bundle: the same course has the same name on the workers, whenever built
+    assert CourseBundle.build().digest == bundle.digest
+
+
+def tar_text(bundle: CourseBundle, name: str) -> str:
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(bundle.data)) as tar:
+        return tar.extractfile(name).read().decode()
+
+
+def _result(student: str, points: float) -> SubmissionResult:
+    return SubmissionResult(student, "Ada Lovelace", "graded", digest="d",
+                            cells=[CellResult("problem7", "p7_gradient_tests", points, 1.0),
+                                   CellResult("problem7", "p7b_answer", None, 1.0)])
+
+
+def test_recording_is_idempotent_in_postgresql(postgres, tmp_path):
+    from autograder.runner import _template
+
+    url = postgres.create_database("idempotent")
+    gradebook.prepare(url, _template(tmp_path / "work"))
+    assert gradebook.missing(url, ["s1", "s2"]) == ["s1", "s2"]
+    gradebook.record(url, _result("s1", 0.0))
+    gradebook.record(url, _result("s1", 1.0))  # a retried task, or a restarted client, records again
+    gradebook.record(url, _result("s1", 1.0))
+    rows = _gradebook_rows(url)
+    assert rows["s1"][0] == 1
+    assert rows["s1"][1][("problem7", "p7_gradient_tests")] == [1.0]
+    assert gradebook.missing(url, ["s1", "s2"]) == ["s2"]
+
+
+def test_a_saved_result_missing_from_the_gradebook_is_recorded_again(tmp_path):
+    """The batch was killed after saving a result but before the gradebook had it (or the gradebook was lost)."""
+    source = tmp_path / "submissions" / "s1" / "ps3"
+    source.mkdir(parents=True)
+    (source / "problem7.ipynb").write_bytes((EXAMPLES / "reference" / "ps3" / "problem7.ipynb").read_bytes())
+    out = tmp_path / "out"
+    [first] = grade_batch(source.parent.parent, out, Options(**FAST))
+    (out / "gradebook.db").unlink()
+    graded = []
+    [again] = grade_batch(source.parent.parent, out, Options(**FAST), on_result=graded.append)
+    assert graded == [] and again.automatic_points == first.automatic_points == 3
+    assert _gradebook_rows(f"sqlite:///{out / 'gradebook.db'}")["s1"][0] == 1
+
+
+def test_the_slurm_and_kubernetes_examples_parse_and_offer_what_the_grader_uses():
+    import ast
+
+    import yaml
+
+    from autograder.release import ROOT
+
+    folder = ROOT / "docs" / "cluster"
+    slurm = (folder / "slurm_cluster.py").read_text()
+    ast.parse(slurm)
+    assert '"--resources", "GPU=1"' in slurm and '"--nthreads", "1"' in slurm
+    documents = {d["kind"]: d for d in yaml.safe_load_all((folder / "kubernetes-daskcluster.yaml").read_text())}
+    cpu = documents["DaskCluster"]["spec"]["worker"]["spec"]["containers"][0]
+    gpu = documents["DaskWorkerGroup"]["spec"]["worker"]["spec"]["containers"][0]
+    assert documents["DaskWorkerGroup"]["spec"]["cluster"] == documents["DaskCluster"]["metadata"]["name"]
+    for container in (cpu, gpu):
+        assert container["args"][:2] == ["dask", "worker"] and "--nthreads" in container["args"]
+        assert "SYS_ADMIN" in container["securityContext"]["capabilities"]["add"]  # the kernel sandbox
+    assert "GPU=1" in gpu["args"] and "nvidia.com/gpu" in gpu["resources"]["limits"]
