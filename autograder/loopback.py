@@ -46,7 +46,27 @@ def postgres_bin() -> Path:
     return Path(versions[-1]).parent
 
 
-class PostgresServer:
+class _Service:
+    """Started on entering a ``with`` block, stopped on leaving it; a failed start cleans up after itself."""
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class PostgresServer(_Service):
     """A throw-away PostgreSQL cluster on 127.0.0.1 with one database; ``url`` is an SQLAlchemy URL for it."""
 
     def __init__(self, database: str = "gradebook", user: str = "ps3"):
@@ -90,18 +110,8 @@ class PostgresServer:
             pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def __enter__(self) -> "PostgresServer":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-class DaskCluster:
+class DaskCluster(_Service):
     """A ``dask scheduler`` and ``workers`` ``dask worker`` processes (one thread each) on 127.0.0.1.
 
     Each worker runs in a session of its own, so that ``kill_worker`` can take it down with everything it started,
@@ -165,14 +175,4 @@ class DaskCluster:
                 _kill_tree(process.pid)
                 process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> "DaskCluster":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
