@@ -18,6 +18,7 @@ run. GPU work (``--device cuda``) asks for the worker resource ``GPU``: only wor
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import hashlib
 import io
@@ -30,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
-from .release import ASSIGNMENT, ROOT, source_dir
+from .release import ASSIGNMENT, NOT_COURSE_FILES, ROOT, source_dir
 
 GPU_RESOURCE = "GPU"
 CODE_PACKAGES = ("autograder", "mnist_lab", "solutions")  # what decides a grade, besides the course bundle
@@ -52,8 +53,8 @@ class CourseBundle:
     def build(cls, root: Path = ROOT) -> "CourseBundle":
         """The same course files always give the same bytes (no times or owners inside), hence the same digest."""
         def clean(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-            if "__pycache__" in info.name or info.name.endswith(".pyc"):
-                return None
+            if any(fnmatch.fnmatch(Path(info.name).name, pattern) for pattern in NOT_COURSE_FILES):
+                return None  # returning None for a folder leaves out everything in it
             info.mtime, info.uid, info.gid, info.uname, info.gname = FIXED_MTIME, 0, 0, "", ""
             return info
 
@@ -130,8 +131,7 @@ def grade_on_worker(job: dict, bundle: CourseBundle) -> dict:
         if submission.digest != job["digest"]:
             raise ClusterError(f"the notebooks of {job['student_id']} changed on the way to {worker.address}")
         # Submissions graded at once on this machine, all its workers together: each one's share of the cores.
-        nthreads = getattr(getattr(worker, "state", None), "nthreads", None) or 1
-        sharing = job["slots_per_host"].get(_host(worker.address), nthreads)
+        sharing = job["slots_per_host"].get(_host(worker.address), worker.state.nthreads)  # joined late: its own
         # Hidden from the kernels (as the submissions folder is locally): the scratch space of every worker on
         # this host, with their courses and other students' notebooks.
         scratch_space = Path(worker.local_directory).parent

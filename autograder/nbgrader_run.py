@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .release import ASSIGNMENT, ROOT, source_dir, tool_environment
+from .release import ASSIGNMENT, NOT_COURSE_FILES, ROOT, source_dir, tool_environment
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class CourseDirectory:
         course = cls(Path(tempfile.mkdtemp(prefix="ps3-course-")))
         shutil.copy(root / "nbgrader_config.py", course.path)
         shutil.copytree(source_dir(root), course.path / "source" / ASSIGNMENT,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
+                        ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
         course.nbgrader("generate_assignment", ASSIGNMENT, "--force")
         return course
 

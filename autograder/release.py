@@ -28,6 +28,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "ps3"
+NOT_COURSE_FILES = ("__pycache__", "*.pyc", ".ipynb_checkpoints")  # left out whenever the course is copied
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 DEF = re.compile(r"^(\s*)def (\w+)\(")
 
@@ -131,7 +132,7 @@ def generate_release(root: Path, release_root: Path | None = None) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="ps3-release-"))
     shutil.copy(root / "nbgrader_config.py", scratch)
     shutil.copytree(source_dir(root), scratch / "source" / ASSIGNMENT,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
+                    ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force",
          f"--db=sqlite:///{scratch / 'gradebook.db'}"],

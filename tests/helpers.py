@@ -8,3 +8,32 @@ def grades_table(results) -> dict:
     or the machine that graded it."""
     return {r.student_id: (r.status, r.automatic_points, r.pending_points,
                            tuple((c.notebook, c.grade_id, c.points) for c in r.cells)) for r in results}
+
+
+def reference_batch(folder, students=("s1", "s2", "s3", "s4"), notebooks=("problem6", "problem7")):
+    """``folder`` in nbgrader's layout: each student hands in the reference answers of ``notebooks``."""
+    from autograder.examples import EXAMPLES
+
+    for student in students:
+        (folder / student / "ps3").mkdir(parents=True)
+        for name in notebooks:
+            (folder / student / "ps3" / f"{name}.ipynb").write_bytes(
+                (EXAMPLES / "reference" / "ps3" / f"{name}.ipynb").read_bytes())
+    return folder
+
+
+def kill_after_results(process, results, count: int, timeout: float = 600) -> dict:
+    """SIGKILL ``process``'s session once ``results`` holds ``count`` result files; the finished ones'
+    modification times by student."""
+    import os
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while len(list(results.glob("*.json"))) < count:
+        assert process.poll() is None and time.monotonic() < deadline, \
+            f"the batch ended or stalled before {count} results"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the grading processes of the batch die with it
+    process.wait()
+    return {p.stem: p.stat().st_mtime_ns for p in results.glob("*.json")}

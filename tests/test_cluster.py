@@ -1,7 +1,7 @@
 """Grading on a real Dask cluster (scheduler + workers on loopback) into a real PostgreSQL gradebook."""
 
+import io
 import os
-import signal
 import subprocess
 import sys
 import tarfile
@@ -17,7 +17,7 @@ from autograder.cluster import ClusterError, CourseBundle, DaskExecutor
 from autograder.examples import EXAMPLES
 from autograder.loopback import DaskCluster, PostgresServer
 from autograder.runner import CellResult, Options, SubmissionResult, grade_batch
-from helpers import FAST, grades_table
+from helpers import FAST, grades_table, kill_after_results, reference_batch
 from mnist_lab.data import default_root
 
 WORKER_ENV = {"MNIST_DIR": str(default_root())}  # the verified loader on each worker (cached there)
@@ -121,25 +121,14 @@ def test_a_restarted_client_loses_no_grade_and_records_none_twice(postgres, tmp_
     """The instructor's `grade --cluster` is killed after some results; running it again grades only the rest."""
     from autograder.release import tool_environment
 
-    source = tmp_path / "submissions"
-    for student in ("s1", "s2", "s3", "s4"):
-        (source / student / "ps3").mkdir(parents=True)
-        for name in ("problem6", "problem7"):
-            (source / student / "ps3" / f"{name}.ipynb").write_bytes(
-                (EXAMPLES / "reference" / "ps3" / f"{name}.ipynb").read_bytes())
+    source = reference_batch(tmp_path / "submissions")
     out, url = tmp_path / "out", postgres.create_database("restart")
     with DaskCluster(workers=2, env=WORKER_ENV) as cluster:
         client = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(source), "--out", str(out),
                                    "--cluster", cluster.address, "--db", url, "--no-progress"],
                                   env=tool_environment(), start_new_session=True,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 600
-        while len(list((out / "results").glob("*.json"))) < 1:
-            assert client.poll() is None and time.monotonic() < deadline, "the client ended or stalled"
-            time.sleep(0.2)
-        os.killpg(client.pid, signal.SIGKILL)
-        client.wait()
-        finished = {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+        finished = kill_after_results(client, out / "results", 1)
         assert 1 <= len(finished) < 4
         regraded = []
         results = grade_batch(source, out, Options(**FAST, cluster=cluster.address, db_url=url),
@@ -153,12 +142,10 @@ def test_a_restarted_client_loses_no_grade_and_records_none_twice(postgres, tmp_
 def test_gpu_work_goes_only_to_workers_offering_a_gpu(tmp_path):
     """--device cuda marks every task with the worker resource GPU; here worker-1 says it has one (no real GPU is
     needed: problem 7 alone trains nothing)."""
-    source = tmp_path / "submissions" / "s1" / "ps3"
-    source.mkdir(parents=True)
-    (source / "problem7.ipynb").write_bytes((EXAMPLES / "reference" / "ps3" / "problem7.ipynb").read_bytes())
+    source = reference_batch(tmp_path / "submissions", ["s1"], ["problem7"])
     with DaskCluster(workers=2, env=WORKER_ENV, resources={1: "GPU=1"}) as cluster:
         gpu_worker = _address_of(cluster, 1)
-        [result] = grade_batch(source.parent.parent, tmp_path / "out",
+        [result] = grade_batch(source, tmp_path / "out",
                                Options(**FAST, device="cuda", cluster=cluster.address))
     assert result.graded_on.endswith(f"({gpu_worker})") and result.device == "cuda"
     assert result.automatic_points == 3  # problem 7: gradient, stability, activations (the essay is pending)
@@ -200,11 +187,12 @@ def test_an_unreachable_scheduler_is_a_clear_error():
 
 def test_course_bundle_carries_the_hidden_tests_and_unpacks_once(tmp_path):
     bundle = CourseBundle.build()
-    with tarfile.open(fileobj=__import__("io").BytesIO(bundle.data)) as tar:
+    with tarfile.open(fileobj=io.BytesIO(bundle.data)) as tar:
         names = tar.getnames()
+        hidden_tests = tar.extractfile("source/ps3/problem6.ipynb").read().decode()
     assert "nbgrader_config.py" in names and "source/ps3/problem6.ipynb" in names
     assert "source/ps3/mnist_lab/handin.py" in names and not any("__pycache__" in n for n in names)
-    assert "BEGIN HIDDEN TESTS" in tar_text(bundle, "source/ps3/problem6.ipynb")
+    assert "BEGIN HIDDEN TESTS" in hidden_tests
     course = bundle.unpack(tmp_path / "course")
     marker = course / "source" / "ps3" / "problem6.ipynb"
     os.utime(marker, (12345, 12345))
@@ -217,11 +205,17 @@ def test_course_bundle_carries_the_hidden_tests_and_unpacks_once(tmp_path):
     assert CourseBundle.build().digest == bundle.digest
 
 
-def tar_text(bundle: CourseBundle, name: str) -> str:
-    import io
+def test_course_bundle_leaves_out_what_a_course_copy_leaves_out(tmp_path):
+    import shutil
 
-    with tarfile.open(fileobj=io.BytesIO(bundle.data)) as tar:
-        return tar.extractfile(name).read().decode()
+    from autograder.release import ROOT
+
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    shutil.copytree(ROOT / "source" / "ps3", tmp_path / "source" / "ps3")
+    for junk in (".ipynb_checkpoints/problem6-checkpoint.ipynb", "mnist_lab/__pycache__/data.cpython-311.pyc"):
+        (tmp_path / "source" / "ps3" / junk).parent.mkdir(exist_ok=True)
+        (tmp_path / "source" / "ps3" / junk).write_text("{}")
+    assert CourseBundle.build(tmp_path).digest == CourseBundle.build().digest
 
 
 def _result(student: str, points: float) -> SubmissionResult:
@@ -247,14 +241,12 @@ def test_recording_is_idempotent_in_postgresql(postgres, tmp_path):
 
 def test_a_saved_result_missing_from_the_gradebook_is_recorded_again(tmp_path):
     """The batch was killed after saving a result but before the gradebook had it (or the gradebook was lost)."""
-    source = tmp_path / "submissions" / "s1" / "ps3"
-    source.mkdir(parents=True)
-    (source / "problem7.ipynb").write_bytes((EXAMPLES / "reference" / "ps3" / "problem7.ipynb").read_bytes())
+    source = reference_batch(tmp_path / "submissions", ["s1"], ["problem7"])
     out = tmp_path / "out"
-    [first] = grade_batch(source.parent.parent, out, Options(**FAST))
+    [first] = grade_batch(source, out, Options(**FAST))
     (out / "gradebook.db").unlink()
     graded = []
-    [again] = grade_batch(source.parent.parent, out, Options(**FAST), on_result=graded.append)
+    [again] = grade_batch(source, out, Options(**FAST), on_result=graded.append)
     assert graded == [] and again.automatic_points == first.automatic_points == 3
     assert _gradebook_rows(f"sqlite:///{out / 'gradebook.db'}")["s1"][0] == 1
 

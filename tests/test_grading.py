@@ -2,11 +2,8 @@
 
 import csv
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 import zipfile
 
 import pytest
@@ -18,7 +15,7 @@ from autograder.release import tool_environment
 from autograder.reports import MOODLE_COLUMNS
 from autograder.runner import Options, ResultStore, grade_batch
 
-from helpers import FAST
+from helpers import FAST, kill_after_results, reference_batch
 
 pytestmark = pytest.mark.training
 
@@ -128,32 +125,21 @@ def test_notebook_names_are_matched_leniently(filename, notebook):
 
 
 def test_killed_batch_resumes_without_losing_or_regrading(tmp_path):
-    source = tmp_path / "submissions"
-    for student in ("s1", "s2", "s3", "s4"):
-        (source / student / "ps3").mkdir(parents=True)
-        for name, data in reference_only().items():
-            (source / student / "ps3" / f"{name}.ipynb").write_bytes(data)
+    source = reference_batch(tmp_path / "submissions")
     out = tmp_path / "out"
     # relative paths, as an instructor would type them
     command = [sys.executable, "-m", "autograder", "grade", "submissions", "--out", "out", "--workers", "1",
                "--no-progress"]
     process = subprocess.Popen(command, env=tool_environment(), cwd=tmp_path, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    store = ResultStore(out / "results")
-    deadline = time.time() + 600
-    while not (out / "results").is_dir() or len(list((out / "results").glob("*.json"))) < 2:
-        assert time.time() < deadline and process.poll() is None, "the batch ended or stalled before 2 results"
-        time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGKILL)  # the grading processes of the batch die with it
-    process.wait()
-    finished = {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    finished = kill_after_results(process, out / "results", 2)
     assert 2 <= len(finished) < 4
     regraded = []
     results = grade_batch(source, out, Options(**FAST), on_result=regraded.append)
     assert {r.student_id for r in regraded} == {"s1", "s2", "s3", "s4"} - finished.keys()
     assert {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.stem in finished} == finished
     assert [r.automatic_points for r in results] == [8.5] * 4
-    assert store.load("s1").automatic_points == 8.5
+    assert ResultStore(out / "results").load("s1").automatic_points == 8.5
 
 
 def test_committed_examples_match_their_definitions(tmp_path):
