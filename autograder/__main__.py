@@ -72,17 +72,23 @@ def main(argv=None) -> int:
             return 1 if problems else 0
         print(f"built source/{release.ASSIGNMENT}/*.ipynb and release/{release.ASSIGNMENT}/")
         return 0
+    from .cluster import ClusterError
+    from .preflight import DeviceError
+
     if args.command == "gradescope":
         from .single import grade_one
 
-        return grade_one(args.submission, args.results, _options(args, workers=1))
+        try:
+            return grade_one(args.submission, args.results, _options(args, workers=1))
+        except DeviceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "examples" and args.write:
         from .examples import build
 
         build()
         print("wrote tests/examples/")
         return 0
-    from .cluster import ClusterError
     from .reports import summary_table
     from .runner import grade_batch
 
@@ -98,7 +104,7 @@ def main(argv=None) -> int:
         source, options = args.submissions, _options(args, force=args.force, db_url=args.db, cluster=args.cluster)
     try:
         results = grade_batch(source, args.out, options)
-    except ClusterError as exc:
+    except (ClusterError, DeviceError) as exc:  # nothing was graded
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary_table(results))

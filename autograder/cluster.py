@@ -27,6 +27,7 @@ import socket
 import tarfile
 import tempfile
 import threading
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -39,7 +40,8 @@ FIXED_MTIME = 1_577_836_800  # 2020-01-01: every file of a bundle gets this time
 
 
 class ClusterError(RuntimeError):
-    """The cluster cannot grade this batch (unreachable, wrong code on a worker, no GPU worker for GPU work)."""
+    """The cluster cannot grade this batch (unreachable, wrong code on a worker, no usable GPU worker for GPU
+    work): nothing was graded."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,21 @@ def grade_on_worker(job: dict, bundle: CourseBundle) -> dict:
     return result.to_json()
 
 
+def worker_device_problem(options) -> str:
+    """A task pinned to one worker: '' if its kernels can train on the device the batch asks for, else why
+    (preflight.check_device on that machine, hiding what its grading children hide)."""
+    from distributed import get_worker
+
+    from .preflight import DeviceError, check_device
+
+    scratch_space = Path(get_worker().local_directory).parent
+    try:
+        check_device(replace(options, source=scratch_space, cluster=None), scratch_space)
+    except DeviceError as exc:
+        return str(exc)
+    return ""
+
+
 def _host(address: str) -> str:
     """'tcp://10.0.0.5:39133' -> '10.0.0.5'."""
     from distributed.comm import get_address_host
@@ -165,8 +182,8 @@ class DaskExecutor:
             raise ClusterError(f"no Dask scheduler answers at {address}: {exc}") from exc
 
     def check(self, options) -> dict[str, int]:
-        """Fail before submitting anything: no worker, a worker with other code, GPU work without GPU workers.
-        Returns how many submissions each host grades at once (the threads of all its workers)."""
+        """Fail before submitting anything: no worker, a worker with other code, GPU work without GPU workers, a
+        worker whose kernels cannot use its GPU. Returns how many submissions each host grades at once (the threads of all its workers)."""
         workers = self.client.scheduler_info(n_workers=-1)["workers"]
         if not workers:
             raise ClusterError("the cluster has no workers (start some with `dask worker ADDRESS`)")
@@ -174,9 +191,23 @@ class DaskExecutor:
         others = sorted(a for a, f in self.client.run(code_fingerprint).items() if f != ours)
         if others:
             raise ClusterError(f"these workers have different grading code installed than the client: {others}")
-        if options.device == "cuda" and not any(w.get("resources", {}).get(GPU_RESOURCE) for w in workers.values()):
+        takers = [a for a, w in workers.items() if options.device != "cuda" or w.get("resources", {}).get(GPU_RESOURCE)]
+        if not takers:
             raise ClusterError(f"--device cuda but no worker offers the resource {GPU_RESOURCE}: start GPU workers "
                                f"with `dask worker ADDRESS --resources {GPU_RESOURCE}=1`")
+        if options.device != "cpu":  # each worker that may train on a GPU shows that its kernels can
+            token = uuid.uuid4().hex[:8]
+            checks = [self.client.submit(worker_device_problem, replace(options, source=None), workers=[a],
+                                         allow_other_workers=False, pure=False, key=f"ps3-device-check-{a}-{token}")
+                      for a in takers]
+            try:
+                problems = self.client.gather(checks)
+            except Exception as exc:  # noqa: BLE001 - a worker lost during the check: say so, grade nothing
+                raise ClusterError(f"the device check did not finish on every worker: {exc}") from exc
+            refused = [f"{a}: {problem}" for a, problem in zip(takers, problems) if problem]
+            if refused:
+                raise ClusterError("these workers cannot train on the device the batch asks for: "
+                                   + " | ".join(refused))
         slots: dict[str, int] = {}
         for address, worker in workers.items():
             slots[_host(address)] = slots.get(_host(address), 0) + int(worker.get("nthreads", 1))

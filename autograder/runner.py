@@ -1,6 +1,7 @@
 """Grade a batch: submissions -> one isolated process each -> results -> gradebook.
 
     grade_batch(source, out)        the batch, resumable: a finished submission's result is saved at once
+    preflight                       before GPU work: a probe started like a kernel must train there (preflight.py)
     executors                       where each submission is graded: here, or one task each on a Dask cluster
     grade_submission(submission)    one submission in its own process, with time and memory limits
     run_autograde(...)              inside that process, one step each:
@@ -27,6 +28,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
@@ -34,6 +36,9 @@ from .execute import CELL_OUTPUT_LIMIT, CELL_TIMEOUT_ENV, DEADLINE_ENV, TRUNCATE
 from .ingest import NOTEBOOKS, Submission, ingest
 from .nbgrader_run import CourseDirectory
 from .release import ASSIGNMENT, ROOT, tool_environment
+
+if TYPE_CHECKING:
+    from . import sandbox
 
 # Per-cell limits sized for full training (six runs, ~15 s alone on a 2-core CPU, ~2 s on a GPU) with room for a
 # slower machine and several workers sharing it.
@@ -179,7 +184,7 @@ def sanitize_notebooks(template: Path, notebooks: dict[str, Path], folder: Path)
     return repaired, notes, tampered
 
 
-def _sandbox_policy(request: dict, workdir: Path, runtime: Path) -> "sandbox.Policy":
+def _sandbox_policy(request: dict, workdir: Path, runtime: Path) -> sandbox.Policy:
     from . import sandbox
     from mnist_lab.data import default_root as default_mnist_dir
 
@@ -393,6 +398,7 @@ def grade_batch(source: Path, out: Path, options: Options | None = None, on_resu
 
     from . import gradebook, reports
     from .executors import open_executor
+    from .preflight import check_device
 
     options = replace(options or Options(), source=Path(source).resolve())
     load_mnist()  # fetched, verified and cached once here: kernels see MNIST read-only
@@ -400,10 +406,7 @@ def grade_batch(source: Path, out: Path, options: Options | None = None, on_resu
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
     submissions = ingest(source, work / "ingested")
-    template = _template(work)
     store = ResultStore(out / "results")
-    db_url = options.db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
-    gradebook.prepare(db_url, template)
     results, todo = {}, []
     for submission in submissions:
         previous = store.load(submission.student_id)
@@ -411,6 +414,11 @@ def grade_batch(source: Path, out: Path, options: Options | None = None, on_resu
             results[submission.student_id] = previous
         else:
             todo.append(submission)
+    if todo and not options.cluster:  # a cluster's executor checks each worker on its own machine
+        check_device(options, out)  # a GPU the kernels cannot use would cost every student problem 5
+    template = _template(work)
+    db_url = options.db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    gradebook.prepare(db_url, template)
     for student in gradebook.missing(db_url, list(results)):  # saved, but killed before the gradebook had it
         gradebook.record(db_url, results[student])
     bar = _progress(len(todo), options.progress)

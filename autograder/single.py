@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .ingest import collect
+from .preflight import check_device
 from .reports import gradescope_results
 from .runner import _template, grade_submission
 
@@ -18,6 +19,8 @@ def grade_one(submission_dir: Path, results_path: Path, options) -> int:
     with tempfile.TemporaryDirectory(prefix="ps3-single-") as tmp:
         work = Path(tmp) / "work"
         submission = collect(submission_dir, "submission", "submission", work / "ingested")
+        if submission.notebooks:
+            check_device(options, Path(tmp))  # DeviceError: no results.json, the server reports a failed run
         result = grade_submission(submission, _template(work), work, options)
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(gradescope_results(result), indent=1))

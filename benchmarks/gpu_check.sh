@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU checks, as one script for a lent GPU machine (see the device tool): the lab's GPU tests, one
-# reference submission graded in Gradescope mode on CUDA, and the grading benchmark on CUDA.
+# The GPU checks, as one script for a lent GPU machine (see the device tool): the lab's and the preflight's GPU
+# tests (a probe started in the sandbox like a kernel trains on the GPU), one reference submission graded in
+# Gradescope mode on CUDA, and the grading benchmark on CUDA.
 #
 # The GPU image has PyTorch but no Jupyter/nbgrader stack. Prepare on a machine with pip, in the repo root:
 #   echo /.whl/ >> .git/info/exclude; echo /.gpu/ >> .git/info/exclude
@@ -17,7 +18,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --tar
 export MNIST_DIR=$PWD/.gpu/mnist PYTHONPATH=$PWD/source/ps3:$PWD:/tmp/site PYTHONUNBUFFERED=1 PATH=/tmp/site/bin:$PATH
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 python3 -m mnist_lab
-timeout 120 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_train.py 2>&1 | tail -3
+timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_train.py tests/test_preflight.py 2>&1 | tail -4
 SECONDS=0
 timeout 200 python3 -m autograder gradescope --submission tests/examples/reference/ps3 \
     --results "$OUT/gradescope-gpu.json" --device cuda --no-progress 2>&1 | tail -3

@@ -10,6 +10,7 @@ import time
 
 import psutil
 import pytest
+import torch
 from nbgrader.api import Gradebook
 
 from autograder import gradebook
@@ -139,9 +140,23 @@ def test_a_restarted_client_loses_no_grade_and_records_none_twice(postgres, tmp_
     _assert_recorded_exactly_once(url, results)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_worker_offering_a_gpu_its_kernels_cannot_use_is_refused(tmp_path):
+    """Worker-1 says it has a GPU but has none: the device check runs on it (and only on the GPU workers) and the
+    batch is refused before anything is graded."""
+    source = reference_batch(tmp_path / "submissions", ["s1"], ["problem7"])
+    with DaskCluster(workers=2, env=WORKER_ENV, resources={1: "GPU=1"}) as cluster:
+        liar, honest = _address_of(cluster, 1), _address_of(cluster, 0)
+        with pytest.raises(ClusterError, match="cannot train on the device") as refusal:
+            grade_batch(source, tmp_path / "out", Options(**FAST, device="cuda", cluster=cluster.address))
+    assert f"{liar}: --device cuda, but torch sees no CUDA device" in str(refusal.value)
+    assert honest not in str(refusal.value)
+    assert not list((tmp_path / "out" / "results").glob("*.json"))
+
+
+@pytest.mark.gpu
 def test_gpu_work_goes_only_to_workers_offering_a_gpu(tmp_path):
-    """--device cuda marks every task with the worker resource GPU; here worker-1 says it has one (no real GPU is
-    needed: problem 7 alone trains nothing)."""
+    """--device cuda marks every task with the worker resource GPU; only worker-1 offers it (both see the GPU)."""
     source = reference_batch(tmp_path / "submissions", ["s1"], ["problem7"])
     with DaskCluster(workers=2, env=WORKER_ENV, resources={1: "GPU=1"}) as cluster:
         gpu_worker = _address_of(cluster, 1)
@@ -158,6 +173,7 @@ def test_gpu_work_without_gpu_workers_is_refused_before_anything_runs(tmp_path):
             with pytest.raises(ClusterError, match="no worker offers the resource GPU"):
                 executor.check(Options(device="cuda"))
             assert executor.check(Options(device="cpu")) == {"127.0.0.1": 1}
+            assert executor.check(Options(device="auto")) == {"127.0.0.1": 1}  # the worker checks its own device
         finally:
             executor.close()
 

@@ -8,7 +8,7 @@ import numpy as np
 from autograder.decode import decode_array
 from autograder.symbolic import Mistake, Sampler, check_expression
 from mnist_lab.handin import BACKWARD_SHAPES, random_network
-from mnist_lab.notation import (M, N_CONV, N_IN, N_OUT, N_POOL, PROBLEM6, W, a0, a2, dC_da3, delta1, delta2, delta3, K,
+from mnist_lab.notation import (M, N_CONV, N_OUT, N_POOL, PROBLEM6, W, a0, a2, dC_da3, delta1, delta2, delta3, K,
                                 sigma_prime, z1)
 from solutions import problem6 as reference
 
