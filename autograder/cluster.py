@@ -106,8 +106,9 @@ def _worker_course(bundle: CourseBundle) -> tuple[Path, Path]:
     base = Path(get_worker().local_directory) / f"ps3-{bundle.digest[:16]}"
     with _WORKER_LOCK:
         course = bundle.unpack(base / "course")
-        template = _template(base / "work", root=course)
+        template = _template(course, cache=base)
         load_mnist()  # the verified loader, cached in this worker's MNIST_DIR
+        (base / "work").mkdir(exist_ok=True)
     return template, base / "work"
 
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, InvalidEntry, MissingEntry
+from sqlalchemy.engine import make_url
 
 from .release import ASSIGNMENT, tool_environment
 
 
 def prepare(db_url: str, template: Path) -> None:
-    """Make sure the gradebook knows assignment ps3 (its notebooks and graded cells)."""
+    """Make sure the gradebook knows assignment ps3 (its notebooks and graded cells). A new sqlite gradebook is a
+    copy of the template's, which generate_assignment has just filled (running it again takes seconds)."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        shutil.copyfile(template / "gradebook.db", url.database)
+        return
     with Gradebook(db_url) as gb:
         try:
             gb.find_assignment(ASSIGNMENT)

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 # Per-cell limits sized for full training (six runs, ~15 s alone on a 2-core CPU, ~2 s on a GPU) with room for a
 # slower machine and several workers sharing it.
 CELL_TIMEOUT = {"cpu": 600, "cuda": 120}
+# Generated course directories (with the hidden tests), one per course version: hidden from the kernels.
+TEMPLATE_CACHE = Path.home() / ".cache" / "smdl-ps3" / "courses"
 
 
 @dataclass
@@ -131,15 +133,35 @@ def _limit_resources(memory_mb: int):
     return apply
 
 
-def _template(work: Path, root: Path = ROOT) -> Path:
-    """One course directory with the assignment generated from ``root``, copied for every submission (generation
-    is slow)."""
-    template = work / "template"
-    if not (template / "gradebook.db").is_file():
-        shutil.rmtree(template, ignore_errors=True)
-        course = CourseDirectory.generate(root)
-        shutil.copytree(course.path, template)
+def _template(root: Path = ROOT, cache: Path | None = None) -> Path:
+    """The course directory with the assignment generated from ``root`` (nbgrader generate_assignment: seconds),
+    copied for every submission. Kept in ``cache`` under the course's content digest and nbgrader's version: an
+    unchanged course is generated once per machine (a new batch, a grading server's next submission), a changed
+    one (a mended hidden test) gets its own."""
+    import hashlib
+
+    import nbgrader
+
+    from .cluster import CourseBundle
+
+    cache = cache or TEMPLATE_CACHE
+    key = hashlib.sha256(f"{CourseBundle.build(root).digest} nbgrader {nbgrader.__version__}".encode()).hexdigest()
+    template = cache / f"{ASSIGNMENT}-{key[:16]}"
+    if (template / "gradebook.db").is_file():
+        return template
+    cache.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(template, ignore_errors=True)  # left half-made by a grader that was killed
+    course = CourseDirectory.generate(root)
+    staged = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache))
+    try:
+        shutil.copytree(course.path, staged, dirs_exist_ok=True)
+        os.rename(staged, template)  # whole or not at all, also when two graders make it at once
+    except OSError:
+        if not (template / "gradebook.db").is_file():
+            raise
+    finally:
         course.remove()
+        shutil.rmtree(staged, ignore_errors=True)
     return template
 
 
@@ -193,7 +215,8 @@ def _sandbox_policy(request: dict, workdir: Path, runtime: Path) -> sandbox.Poli
     # The grader's own code and the reference answers stay hidden wherever they are installed (site-packages is
     # exposed with the rest of Python).
     packages = [str(Path(__file__).parent), str(Path(solutions.__file__).parent)]
-    hidden = [str(Path.home()), str(ROOT), *packages, request["out"], request.get("source", ""), "/etc/shadow"]
+    hidden = [str(Path.home()), str(ROOT), *packages, str(TEMPLATE_CACHE), request["out"], request.get("source", ""),
+              "/etc/shadow"]
     prefixes = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
     return sandbox.Policy(uid=sandbox.uid_for(os.getpid()), hide=[h for h in hidden if h],
                           expose_ro=[*prefixes, str(default_mnist_dir())], expose_rw=[str(workdir), str(runtime)],
@@ -281,6 +304,7 @@ def grade_submission(submission: Submission, template: Path, work: Path, options
         result.problems.append("no gradable notebook: every cell scores 0")
         result.cells = _blank_cells(template, "not submitted")
         return result
+    work.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{_safe(submission.student_id)}-", dir=work))
     request = scratch / "request.json"
     request.write_text(json.dumps({"template": str(template), "scratch": str(scratch / "course"),
@@ -416,7 +440,7 @@ def grade_batch(source: Path, out: Path, options: Options | None = None, on_resu
             todo.append(submission)
     if todo and not options.cluster:  # a cluster's executor checks each worker on its own machine
         check_device(options, out)  # a GPU the kernels cannot use would cost every student problem 5
-    template = _template(work)
+    template = _template()
     db_url = options.db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     gradebook.prepare(db_url, template)
     for student in gradebook.missing(db_url, list(results)):  # saved, but killed before the gradebook had it

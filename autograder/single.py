@@ -21,7 +21,7 @@ def grade_one(submission_dir: Path, results_path: Path, options) -> int:
         submission = collect(submission_dir, "submission", "submission", work / "ingested")
         if submission.notebooks:
             check_device(options, Path(tmp))  # DeviceError: no results.json, the server reports a failed run
-        result = grade_submission(submission, _template(work), work, options)
+        result = grade_submission(submission, _template(), work, options)
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(gradescope_results(result), indent=1))
     print(f"{result.automatic_points:g} automatic points ({result.status}); results in {results_path}")

@@ -75,6 +75,49 @@ def test_gradebook_holds_every_submission(examples):
         assert gb.find_submission("ps3", "reference").needs_manual_grade
 
 
+def _assignment_structure(db_url: str) -> dict:
+    with Gradebook(db_url) as gb:
+        assignment = gb.find_assignment("ps3")
+        return {nb.name: (sorted((c.name, c.max_score, c.cell_type) for c in nb.grade_cells),
+                          sorted((c.name, c.checksum) for c in nb.source_cells),
+                          sorted(c.name for c in nb.solution_cells)) for nb in assignment.notebooks}
+
+
+def test_a_new_sqlite_gradebook_copied_from_the_template_equals_a_generated_one(tmp_path):
+    from autograder import gradebook
+    from autograder.runner import _template
+
+    template = _template()
+    copied, generated = tmp_path / "copied.db", tmp_path / "generated.db"
+    gradebook.prepare(f"sqlite:///{copied}", template)  # a new file: copied from the template
+    generated.touch()  # an existing (empty) file: nbgrader generate_assignment fills it
+    gradebook.prepare(f"sqlite:///{generated}", template)
+    structure = _assignment_structure(f"sqlite:///{copied}")
+    assert structure == _assignment_structure(f"sqlite:///{generated}")
+    assert set(structure) == {"problem5", "problem6", "problem7"} and all(cells for cells, _, _ in structure.values())
+    with Gradebook(f"sqlite:///{copied}") as gb:
+        assert gb.students == [] and gb.find_assignment("ps3").submissions == []
+
+
+def test_the_generated_course_is_made_once_per_course_content(tmp_path):
+    import shutil
+
+    from autograder.release import NOT_COURSE_FILES, ROOT, source_dir
+    from autograder.runner import _template
+
+    course, cache = tmp_path / "course", tmp_path / "cache"
+    shutil.copytree(source_dir(), course / "source" / "ps3", ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    first = _template(course, cache)
+    made = (first / "gradebook.db").stat().st_mtime_ns
+    assert _template(course, cache) == first and (first / "gradebook.db").stat().st_mtime_ns == made
+    notebook = course / "source" / "ps3" / "problem7.ipynb"  # an instructor mends a hidden test
+    notebook.write_text(notebook.read_text().replace("### BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TESTS\\n# mended", 1))
+    second = _template(course, cache)
+    assert second != first and "# mended" in (second / "source" / "ps3" / "problem7.ipynb").read_text()
+    assert sorted(p.name for p in cache.iterdir()) == sorted([first.name, second.name])  # nothing half-made left
+
+
 def test_regrading_an_unchanged_batch_grades_nothing(examples):
     out, results = examples
     graded = []
