@@ -184,7 +184,8 @@ class DaskExecutor:
 
     def check(self, options) -> dict[str, int]:
         """Fail before submitting anything: no worker, a worker with other code, GPU work without GPU workers, a
-        worker whose kernels cannot use its GPU. Returns how many submissions each host grades at once (the threads of all its workers)."""
+        worker whose kernels cannot use its GPU. Returns how many submissions each host grades at once (the
+        threads of all its workers)."""
         workers = self.client.scheduler_info(n_workers=-1)["workers"]
         if not workers:
             raise ClusterError("the cluster has no workers (start some with `dask worker ADDRESS`)")

@@ -150,7 +150,6 @@ def _template(root: Path = ROOT, cache: Path | None = None) -> Path:
     if (template / "gradebook.db").is_file():
         return template
     cache.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(template, ignore_errors=True)  # left half-made by a grader that was killed
     course = CourseDirectory.generate(root)
     staged = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache))
     try:
