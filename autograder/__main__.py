@@ -118,6 +118,11 @@ def main(argv=None) -> int:
                  if (r.automatic_points, r.pending_points, r.status) != (e.automatic, e.pending, e.status)]
         print("\n".join(["", "UNEXPECTED RESULTS:", *wrong]) if wrong else "every example got its expected score")
         return 1 if wrong else 0
+    unfinished = [r.student_id for r in results if r.status == "unfinished"]
+    if unfinished:  # for scripts: the batch is not done; the same command grades only these
+        print(f"\n{len(unfinished)} submission(s) not finished (the cluster lost their tasks): "
+              f"{', '.join(unfinished)}; run the same command again to grade them", file=sys.stderr)
+        return 3
     return 0
 
 

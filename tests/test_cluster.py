@@ -140,6 +140,34 @@ def test_a_restarted_client_loses_no_grade_and_records_none_twice(postgres, tmp_
     _assert_recorded_exactly_once(url, results)
 
 
+def test_a_batch_the_cluster_could_not_finish_says_so_and_the_next_run_grades_it(tmp_path):
+    """The scheduler gives up on a task at its first lost worker (allowed-failures 0): the command exits with 3,
+    names the submission, saves nothing for it, and the same command on a healthy cluster grades it."""
+    from autograder.release import tool_environment
+
+    source = reference_batch(tmp_path / "submissions", ["s1"], ["problem7"])
+    command = [sys.executable, "-m", "autograder", "grade", str(source), "--out", str(tmp_path / "out"),
+               "--no-progress", "--cluster"]
+    strict = {**WORKER_ENV, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    with DaskCluster(workers=1, env=strict) as cluster:
+        client = subprocess.Popen([*command, cluster.address], env=tool_environment(), text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        victim, deadline = psutil.Process(cluster.workers[0].pid), time.monotonic() + 300
+        while not _graded_by(victim):
+            assert client.poll() is None and time.monotonic() < deadline, "the worker never started grading"
+            time.sleep(0.2)
+        cluster.kill_worker(0)
+        output, errors = client.communicate(timeout=300)
+    assert client.returncode == 3, output + errors
+    assert "1 submission(s) not finished" in errors and "s1" in errors and "unfinished" in output
+    assert not list((tmp_path / "out" / "results").glob("*.json"))
+    with DaskCluster(workers=1, env=WORKER_ENV) as cluster:
+        again = subprocess.run([*command, cluster.address], env=tool_environment(), capture_output=True, text=True,
+                               timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [p.stem for p in (tmp_path / "out" / "results").glob("*.json")] == ["s1"]
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_a_worker_offering_a_gpu_its_kernels_cannot_use_is_refused(tmp_path):
     """Worker-1 says it has a GPU but has none: the device check runs on it (and only on the GPU workers) and the
