@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .release import ASSIGNMENT, NOT_COURSE_FILES, ROOT, source_dir, tool_environment
+from .release import ASSIGNMENT, ROOT, copy_course, tool_environment
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,7 @@ class CourseDirectory:
     @classmethod
     def generate(cls, root: Path = ROOT) -> "CourseDirectory":
         """A new scratch course directory with the assignment generated from ``root``'s source."""
-        course = cls(Path(tempfile.mkdtemp(prefix="ps3-course-")))
-        shutil.copy(root / "nbgrader_config.py", course.path)
-        shutil.copytree(source_dir(root), course.path / "source" / ASSIGNMENT,
-                        ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
+        course = cls(copy_course(root, Path(tempfile.mkdtemp(prefix="ps3-course-"))))
         course.nbgrader("generate_assignment", ASSIGNMENT, "--force")
         return course
 

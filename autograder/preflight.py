@@ -74,7 +74,7 @@ def probe_kernel(device: str, options, out: Path) -> KernelProbe:
     if contained:
         folders = {"out": str(out), "source": str(options.source or "")}  # what a grading child hides
         policy = _sandbox_policy(folders, workdir, runtime).write(runtime / "policy.json")
-        command = [sys.executable, "-m", "autograder.sandbox", str(policy), "--", *command]
+        command = sandbox.launcher_command(policy, command)
     try:
         done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=PROBE_TIMEOUT,
                               preexec_fn=_limit_resources(options.memory_limit_mb))

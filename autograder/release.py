@@ -124,15 +124,20 @@ def tool_environment() -> dict:
     return env
 
 
+def copy_course(root: Path, dest: Path) -> Path:
+    """``dest`` as a course directory: ``root``'s nbgrader_config.py and source, without NOT_COURSE_FILES."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(root / "nbgrader_config.py", dest)
+    shutil.copytree(source_dir(root), dest / "source" / ASSIGNMENT, ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
+    return dest
+
+
 def generate_release(root: Path, release_root: Path | None = None) -> Path:
     """Run ``nbgrader generate_assignment`` in a scratch course directory; return its release folder.
 
     Working on a copy keeps the gradebook and nbgrader's other by-products out of ``root``.
     """
-    scratch = Path(tempfile.mkdtemp(prefix="ps3-release-"))
-    shutil.copy(root / "nbgrader_config.py", scratch)
-    shutil.copytree(source_dir(root), scratch / "source" / ASSIGNMENT,
-                    ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
+    scratch = copy_course(root, Path(tempfile.mkdtemp(prefix="ps3-release-")))
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force",
          f"--db=sqlite:///{scratch / 'gradebook.db'}"],

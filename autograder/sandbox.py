@@ -73,12 +73,16 @@ def available() -> bool:
     return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
 
 
+def launcher_command(policy_path: Path, command: list[str]) -> list[str]:
+    """``command`` started through the launcher: contained by the policy written at ``policy_path``."""
+    return [sys.executable, "-m", "autograder.sandbox", str(policy_path), "--", *command]
+
+
 def write_kernel_spec(jupyter_dir: Path, policy_path: Path) -> None:
     """A kernel spec ``ps3-sandbox`` (found through JUPYTER_PATH) that starts ipykernel through the launcher."""
     folder = jupyter_dir / "kernels" / KERNEL_NAME
     folder.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "autograder.sandbox", str(policy_path), "--",
-            sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    argv = launcher_command(policy_path, [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
     (folder / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (ps3 sandbox)",
                                                      "language": "python"}))
 

@@ -100,14 +100,10 @@ def test_a_new_sqlite_gradebook_copied_from_the_template_equals_a_generated_one(
 
 
 def test_the_generated_course_is_made_once_per_course_content(tmp_path):
-    import shutil
-
-    from autograder.release import NOT_COURSE_FILES, ROOT, source_dir
+    from autograder.release import ROOT, copy_course
     from autograder.runner import _template
 
-    course, cache = tmp_path / "course", tmp_path / "cache"
-    shutil.copytree(source_dir(), course / "source" / "ps3", ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
-    shutil.copy(ROOT / "nbgrader_config.py", course)
+    course, cache = copy_course(ROOT, tmp_path / "course"), tmp_path / "cache"
     first = _template(course, cache)
     made = (first / "gradebook.db").stat().st_mtime_ns
     assert _template(course, cache) == first and (first / "gradebook.db").stat().st_mtime_ns == made

@@ -27,7 +27,7 @@ def contained(tmp_path, code: str, **policy) -> subprocess.CompletedProcess:
                     expose_ro=sorted({sys.prefix, sys.base_prefix}), expose_rw=[str(work)])
     settings.update(policy)
     path = sandbox.Policy(**settings).write(tmp_path / "policy.json")
-    return subprocess.run([sys.executable, "-m", "autograder.sandbox", str(path), "--", sys.executable, "-c", code],
+    return subprocess.run(sandbox.launcher_command(path, [sys.executable, "-c", code]),
                           cwd=work, capture_output=True, text=True, timeout=60)
 
 
