@@ -1,18 +1,21 @@
 """Judge a student's sympy expression against the reference: by value, never by its spelling.
 
 1. canonicalise: symbols, indexed arrays and undefined functions are renamed to the canonical objects of the
-   same name (a ``Symbol('z1')`` made without assumptions still matches), unevaluated derivatives and sums
-   are evaluated, and every Heaviside gets the same value at 0;
+   same name (a ``Symbol('z1')`` made without assumptions still matches), a derivative of an undefined function
+   becomes the notation's name for it (``Derivative(sigma(u), u)`` and sympy's chain-rule form
+   ``Subs(Derivative(sigma(xi), xi), xi, u)`` are ``sigma_prime(u)``), unevaluated derivatives and sums are
+   evaluated, and every Heaviside gets the same value at 0;
 2. a time-limited ``simplify(student - reference)``: only an exact 0 counts as a proof of equality;
 3. otherwise decide numerically: for every sign pattern of the ReLU inputs, draw |z| in [0.2, 2] with those
    signs and random values for everything else (undefined functions get one random value per argument,
    special arrays such as a max-pooling mask use their own sampler), and compare the values;
 4. on a mismatch, name the first failing sign region and, when the student's values match a known mistake
-   everywhere, say which mistake.
+   everywhere, say which mistake. Every message is a sentence of the grader's own, never sympy's error text.
 """
 
 from __future__ import annotations
 
+import cmath
 import itertools
 import random
 import signal
@@ -26,6 +29,9 @@ from sympy.core.function import AppliedUndef
 
 SIGN_RANGE = (0.2, 2.0)  # away from the ReLU kink at 0
 VALUE_RANGE = (-2.0, 2.0)
+# Sampled like unknown functions, one random value each: an undefined function's value, and whatever derivative
+# canonicalise could not name (of a function of two arguments, say).
+OPAQUE = (AppliedUndef, sp.Derivative, sp.Subs)
 
 
 @dataclass
@@ -93,8 +99,31 @@ def canonicalise(expr, canonical: dict[str, object]) -> sp.Expr:
         lambda e: isinstance(e, AppliedUndef) and e.func.__name__ in functions,
         lambda e: functions[e.func.__name__](*e.args),
     )
-    expr = expr.doit()  # Derivative(Max(0, z), z) -> Heaviside(z); Sum over concrete ranges -> terms
+    # Named before doit, so that Derivative(sigma(u), u) never meets a number; doit's chain rule turns
+    # Derivative(sigma(2 u), u) into 2 Subs(Derivative(sigma(xi), xi), xi, 2 u), named in the second round, and
+    # the second doit makes Subs(sigma_prime(xi), xi, 2 u) sigma_prime(2 u).
+    for _ in range(2):
+        # doit: Derivative(Max(0, z), z) -> Heaviside(z); Sum over concrete ranges -> terms
+        expr = _name_derivatives(expr, functions).doit()
     return expr.replace(sp.Heaviside, lambda *args: sp.Heaviside(args[0], 0))
+
+
+def _name_derivatives(expr, functions: dict) -> sp.Expr:
+    """Derivative(f(u), (u, n)) of an undefined one-argument f -> f_prime...(u) (``_prime`` n times).
+
+    sigma is an undefined function, so sympy can only leave its derivative unevaluated, and substituting a
+    number for u in Derivative(sigma(u), u) is an error. The notation names sigma' ``sigma_prime``; a derivative
+    of a function the notation does not name gets a name made the same way (``relu`` -> ``relu_prime``).
+    """
+    def is_named_derivative(e):
+        return (isinstance(e, sp.Derivative) and len(e.variable_count) == 1 and isinstance(e.expr, AppliedUndef)
+                and e.expr.args == (e.variable_count[0][0],) and e.variable_count[0][1].is_Integer)
+
+    def named(e):
+        name = e.expr.func.__name__ + "_prime" * int(e.variable_count[0][1])
+        return functions.get(name, sp.Function(name))(e.expr.args[0])
+
+    return expr.replace(is_named_derivative, named)
 
 
 @dataclass
@@ -119,7 +148,7 @@ class Sampler:
             values[z] = sign * rng.uniform(*SIGN_RANGE)
         atoms, labels = set(), set()
         for e in exprs:
-            atoms |= e.atoms(sp.Symbol, sp.Indexed, AppliedUndef)
+            atoms |= e.atoms(sp.Symbol, sp.Indexed, *OPAQUE)
             labels |= {b.label for b in e.atoms(sp.IndexedBase)}
         shared: dict = {}  # per-draw state of special samplers (e.g. which pixel wins each pooling block)
         for atom in sorted(atoms - labels, key=sp.default_sort_key):
@@ -127,23 +156,39 @@ class Sampler:
                 continue
             if isinstance(atom, sp.Indexed) and str(atom.base.label) in self.special:
                 values[atom] = self.special[str(atom.base.label)](tuple(atom.indices), shared, rng)
-            elif isinstance(atom, AppliedUndef) or atom in self.positive:
+            elif isinstance(atom, OPAQUE) or atom in self.positive:
                 values[atom] = rng.uniform(0.1, 1.0)
             else:
                 values[atom] = rng.uniform(*VALUE_RANGE)
         return values
 
 
+class NotANumber(ValueError):
+    """An expression has no finite numeric value at a sample point; the message says why, in words."""
+
+
 def _value(expr, values) -> complex:
-    # Applied functions first (their arguments contain other atoms), then everything else.
-    funcs = {k: v for k, v in values.items() if isinstance(k, AppliedUndef)}
-    rest = {k: v for k, v in values.items() if not isinstance(k, AppliedUndef)}
-    result = expr.xreplace(funcs).xreplace(rest)
-    return complex(sp.N(result))
+    # Opaque atoms first (their arguments contain other atoms, and xreplace replaces the outermost match), then
+    # everything else. Values as sympy numbers: an answer that is just sigma(u) becomes its value, and must stay
+    # something the second xreplace accepts.
+    funcs = {k: sp.sympify(v) for k, v in values.items() if isinstance(k, OPAQUE)}
+    rest = {k: sp.sympify(v) for k, v in values.items() if not isinstance(k, OPAQUE)}
+    try:
+        result = sp.N(expr.xreplace(funcs).xreplace(rest))
+        value = complex(result)
+    except Exception:  # noqa: BLE001 - sympy's text would only confuse a student; say it in words
+        raise NotANumber("sympy could not compute its value") from None
+    if not cmath.isfinite(value):  # nan would pass every comparison below
+        raise NotANumber("its value is not a finite number (a division by zero or an infinity?)")
+    return value
 
 
 def _describe(region: dict) -> str:
     return ", ".join(f"{name} {sign}" for name, sign in region.items()) or "everywhere"
+
+
+def _where(region: dict) -> str:
+    return f" where {_describe(region)}" if region else ""
 
 
 def _unknown_names(expr, canonical, reference) -> set[str]:
@@ -167,8 +212,8 @@ def check_expression(student, reference, canonical: dict[str, object], sampler: 
         expr = canonicalise(student, canonical)
     except TypeError as exc:
         return Verdict(False, f"{what}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - any failure to evaluate the answer is the answer's problem
-        return Verdict(False, f"{what} could not be evaluated: {type(exc).__name__}: {exc}")
+    except Exception:  # noqa: BLE001 - any failure to evaluate the answer is the answer's problem
+        return Verdict(False, f"{what} could not be evaluated: sympy could not work out its sums and derivatives")
     reference = canonicalise(reference, canonical)
     unknown = _unknown_names(expr, canonical, reference)
     if unknown:
@@ -192,11 +237,11 @@ def check_expression(student, reference, canonical: dict[str, object], sampler: 
             values = sampler.substitutions([expr, reference] + [c for _, c in candidates], pattern, rng)
             try:
                 got = _value(expr, values)
-            except Exception as exc:  # noqa: BLE001
-                return Verdict(False, f"{what} could not be evaluated at {_describe(region)}: {exc}", region)
+            except NotANumber as exc:
+                return Verdict(False, f"{what} could not be evaluated to a number{_where(region)}: {exc}", region)
             want = _value(reference, values)
             for m, c in candidates:
-                if matches[m.key] and abs(_value(c, values) - got) > rtol * (1 + abs(got)):
+                if matches[m.key] and not _close(_value_or_none(c, values), got, rtol):
                     matches[m.key] = False
             if abs(got - want) > rtol * (1 + abs(want)) and failure is None:
                 failure = (region, got, want)
@@ -206,5 +251,16 @@ def check_expression(student, reference, canonical: dict[str, object], sampler: 
     for m, _ in candidates:
         if matches[m.key]:
             return Verdict(False, f"{what}: {m.message}", region, m.key)
-    where = f" where {_describe(region)}" if region else ""
-    return Verdict(False, f"{what} is not right{where}: expected {want.real:.4g}, got {got.real:.4g}", region)
+    return Verdict(False, f"{what} is not right{_where(region)}: expected {want.real:.4g}, got {got.real:.4g}",
+                   region)
+
+
+def _value_or_none(expr, values) -> complex | None:
+    try:
+        return _value(expr, values)
+    except NotANumber:
+        return None
+
+
+def _close(value: complex | None, got: complex, rtol: float) -> bool:
+    return value is not None and abs(value - got) <= rtol * (1 + abs(got))

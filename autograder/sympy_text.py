@@ -3,7 +3,9 @@
 The text comes from a student's kernel, so it is untrusted: it is parsed with Python's ``ast`` (which only
 parses) and rebuilt node by node from an allow-list of sympy classes and literal arguments. Anything else (an
 attribute, a name outside the list, a lambda, a comprehension, keyword arguments other than assumptions, a huge
-number or power, too many nodes) is refused with a ``SympyTextError`` that says what was found.
+number, power or derivative order, too many nodes) is refused with a ``SympyTextError`` that says what was found.
+Derivatives come in sympy's own forms: ``Derivative(sigma(z), Tuple(z, 1))`` and, for a compound argument,
+``Subs(Derivative(sigma(xi), Tuple(xi, 1)), Tuple(xi), Tuple(2*z))`` with a ``Dummy`` xi.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import sympy as sp
 MAX_CHARS = 200_000
 MAX_NODES = 20_000
 MAX_INT = 10**12
+MAX_DUMMY_INDEX = 2**64  # a label, not a number: sympy's chain rule numbers its Dummy xi with a 64-bit hash
 MAX_EXPONENT = 64
+MAX_DERIVATIVE_ORDER = 8  # sympy differentiates n times one by one: Derivative(f, (x, 10**12)).doit() never ends
 
 CLASSES = {name: getattr(sp, name) for name in (
     "Symbol", "Dummy", "Integer", "Rational", "Float", "Add", "Mul", "Pow", "Indexed", "IndexedBase", "Idx",
     "Tuple", "Sum", "Product", "Heaviside", "Max", "Min", "Abs", "sign", "Piecewise",
     "StrictGreaterThan", "GreaterThan", "StrictLessThan", "LessThan", "Equality", "Unequality", "And", "Or", "Not",
-    "Derivative", "exp", "log", "KroneckerDelta", "DiracDelta", "tanh", "sinh", "cosh", "sin", "cos")}
+    "Derivative", "Subs", "exp", "log", "KroneckerDelta", "DiracDelta", "tanh", "sinh", "cosh", "sin", "cos")}
 CLASSES["ExprCondPair"] = sp.functions.elementary.piecewise.ExprCondPair
 CONSTANTS = {"true": sp.true, "false": sp.false, "pi": sp.pi, "E": sp.E, "I": sp.I, "oo": sp.oo, "zoo": sp.zoo,
              "nan": sp.nan}
@@ -55,16 +59,16 @@ def parse_srepr(text: str) -> sp.Basic:
     return value
 
 
-def _literal(node: ast.expr):
+def _literal(node: ast.expr, max_int: int = MAX_INT):
     if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, bool)) or (
             isinstance(node, ast.Constant) and node.value is None):
-        if isinstance(node.value, int) and not isinstance(node.value, bool) and abs(node.value) > MAX_INT:
+        if isinstance(node.value, int) and not isinstance(node.value, bool) and abs(node.value) > max_int:
             raise SympyTextError("a number in the expression is too large")
         if isinstance(node.value, str) and len(node.value) > 200:
             raise SympyTextError("a name in the expression is too long")
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_literal(node.operand)
+        return -_literal(node.operand, max_int)
     raise SympyTextError(f"unexpected {type(node).__name__} where a literal was expected")
 
 
@@ -99,7 +103,7 @@ def _build(node: ast.expr):
             if not isinstance(value, bool):
                 raise SympyTextError(f"assumption {keyword.arg} must be True or False")
         elif keyword.arg in LITERAL_KEYWORDS:
-            value = _literal(keyword.value)
+            value = _literal(keyword.value, MAX_DUMMY_INDEX if keyword.arg == "dummy_index" else MAX_INT)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise SympyTextError(f"{keyword.arg} must be an integer")
         else:
@@ -121,7 +125,26 @@ def _build(node: ast.expr):
         raise SympyTextError(f"{name} takes no keyword arguments")
     if name == "Pow" and len(args) == 2 and isinstance(args[1], sp.Integer) and abs(int(args[1])) > MAX_EXPONENT:
         raise SympyTextError(f"an exponent larger than {MAX_EXPONENT} is not allowed")
-    return CLASSES[name](*args)
+    if name == "Derivative":
+        _check_derivative_order(args[1:])
+    try:
+        return CLASSES[name](*args)
+    except RecursionError:
+        raise
+    except Exception:  # noqa: BLE001 - sympy refused these arguments; its own text is not for students
+        raise SympyTextError(f"{name} cannot be built from the arguments given") from None
+
+
+def _check_derivative_order(variables) -> None:
+    """Derivative(expr, x, Tuple(y, 2), ...): the total order must be a small whole number."""
+    order = 0
+    for variable in variables:
+        count = variable[1] if isinstance(variable, sp.Tuple) and len(variable) == 2 else sp.Integer(1)
+        if not isinstance(count, sp.Integer) or count < 0:
+            raise SympyTextError("the order of a derivative must be a whole number")
+        order += int(count)
+    if order > MAX_DERIVATIVE_ORDER:
+        raise SympyTextError(f"a derivative of order higher than {MAX_DERIVATIVE_ORDER} is not allowed")
 
 
 _DUMMIES: dict[tuple, sp.Dummy] = {}

@@ -7,6 +7,7 @@ Problem 6 network (cross-correlation, as in PyTorch's Conv2d):
     C = C(a3); dC_da3[o] is dC/da3[o].
 Errors: delta3[o] = dC/dz3[o], delta2[j, k] = dC/da2[j, k], delta1[x, y] = dC/dz1[x, y].
 M[x, y] is 1 where a1[x, y] is the largest value of its pooling block and 0 elsewhere.
+sigma_prime(u) is sigma'(u); sympy's own derivative of sigma (sp.diff(sigma(u), u)) is graded as the same thing.
 """
 
 import sympy as sp
