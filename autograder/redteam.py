@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from mnist_lab.handin import ACCURACY_FLOOR
 
 from .examples import Edit, edit_reference
 
@@ -150,7 +151,7 @@ ATTACKS = {
                            transform="binary"),
     "huge_notebook": Attack("problem6", "a 200 MB notebook", 0.0, "unreadable problem6.ipynb", transform="huge"),
     "fake_training": Attack("problem5", "a network that ignores its input, with the lab's evaluate patched to "
-                            "report 99%", 0.0, "test accuracy; at least 97.0%",
+                            "report 99%", 0.0, f"test accuracy; at least {100 * ACCURACY_FLOOR:.1f}%",
                             (Edit("problem5", "build_cnn", r"    return nn\.Sequential\(",
                                   "    class Blind(nn.Module):\n"
                                   "        def __init__(self, inner):\n"

@@ -50,9 +50,18 @@ def _sympy_lookup(record: dict, name: str):
     return lookup
 
 
+# Another cell's records a judge may read (named "<grade id>--<part>"): used when present, None when not. Parts
+# (b) and (c) read part (a)'s, so that a problem of the network is charged to part (a) alone.
+PART_A = ("p5a_tests--network", "p5a_tests--training-plain")
+
+
+def _part_a(parts: dict) -> dict:
+    return {name.split("--")[1]: parts.get(name) for name in PART_A}
+
+
 def _judges():
     """grade_id -> (the hand-in parts it needs, a function of those parts and the seed that raises on failure)."""
-    from .checks import problem5 as p5, problem6 as p6, problem7 as p7
+    from .checks import augmentation, problem5 as p5, problem6 as p6, problem7 as p7
 
     def symbolic(check, name):
         return ["sympy"], lambda parts, seed: check(_sympy_lookup(parts["sympy"], name))
@@ -60,11 +69,12 @@ def _judges():
     return {
         "p5a_tests": (["network", "training-plain"], lambda parts, seed: (
             p5.check_architecture(parts["network"]), p5.check_training(parts["training-plain"], "plain", (10000,)))),
-        "p5b_tests": (["epochs", "training-plain"], lambda parts, seed: (
-            p5.check_epochs_for(parts["epochs"]), p5.check_training(parts["training-plain"], "plain", (20000, 30000)))),
-        "p5c_tests": (["augmentation", "training-augmented"], lambda parts, seed: (
-            p5.check_augmentation(parts["augmentation"], seed),
-            p5.check_training(parts["training-augmented"], "augmented", (10000, 20000, 30000)))),
+        "p5b_tests": (["epochs", "training-plain", *PART_A], lambda parts, seed: (
+            p5.check_epochs_for(parts["epochs"]),
+            p5.check_budgets(parts["training-plain"], "plain", (20000, 30000), _part_a(parts)))),
+        "p5c_tests": (["augmentation", "training-augmented", *PART_A], lambda parts, seed: (
+            augmentation.check_augmentation(parts["augmentation"], seed),
+            p5.check_budgets(parts["training-augmented"], "augmented", (10000, 20000, 30000), _part_a(parts)))),
         "p6_delta_output_tests": symbolic(p6.check_delta_output, "delta_output"),
         "p6_delta_pool_tests": symbolic(p6.check_delta_pool, "delta_pool"),
         "p6_delta_conv_tests": symbolic(p6.check_delta_conv, "delta_conv"),
@@ -102,6 +112,13 @@ def judge_cell(grade_id: str, handin_dir: Path, seed: int) -> CellVerdict:
     needs, judge = _judges()[grade_id]
     parts = {}
     for part in needs:
+        if "--" in part:  # another cell's record: optional
+            path = Path(handin_dir) / f"{part}.json"
+            try:
+                parts[part] = read_record(path) if path.exists() else None
+            except HandinError:
+                parts[part] = None
+            continue
         path = Path(handin_dir) / f"{grade_id}--{part}.json"
         if not path.exists() and not path.is_symlink():
             return CellVerdict(False, "the test did not record an answer (it did not run, or stopped early)",

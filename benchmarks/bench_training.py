@@ -99,7 +99,8 @@ def time_lab(device, config: TrainConfig, seed: int) -> dict:
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    results = run_budget_experiment(build_cnn, epochs_for, make_augmentation, seeds=(seed,), config=config)
+    results = run_budget_experiment(build_cnn, epochs_for, make_augmentation, seeds=(seed,), config=config,
+                                    use_cache=False)  # a repeat must train again, not reuse the remembered runs
     wall = time.perf_counter() - start
     images = sum(run["steps"] for run in results["runs"]) * config.batch_size
     return {"wall_s": wall, "images_per_s": images / wall,

@@ -33,6 +33,7 @@ def collect_and_judge(tmp_path, monkeypatch):
 
     monkeypatch.setenv(handin.HANDIN_DIR_ENV, str(tmp_path))
     monkeypatch.setenv(handin.SEED_ENV, "4242")
+    handin.forget_network()  # each test is a new kernel
 
     def run(grade_id, *collectors):
         for collect in collectors:

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torchvision import transforms
+from torchvision.transforms import v2
 
 from mnist_lab import TrainConfig, run_budget_experiment
 from solutions.problem5 import build_cnn, epochs_for, make_augmentation
@@ -86,11 +87,26 @@ def test_wrong_epochs_are_rejected(collect_and_judge, wrong, message):
     (lambda: transforms.RandomCrop(24), "rotated"),
     (lambda: transforms.CenterCrop(24), "differently"),
     (lambda: transforms.RandomRotation(15), "24x24"),
+    (lambda: transforms.Compose([transforms.RandomRotation(15), transforms.CenterCrop(24)]), "crop position"),
+    (lambda: transforms.Compose([transforms.RandomRotation(15), transforms.Resize(24)]), "crop of a rotation"),
 ])
 def test_wrong_augmentations_are_rejected(collect_and_judge, transform, message):
     verdict = collect_and_judge("p5c_tests", lambda h: h.augmentation("p5c_tests", transform),
                                 lambda h: h.record("p5c_tests", "training-augmented", {"runs": []}))
     assert not verdict.passed and message in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize("transform", [
+    lambda: transforms.Compose([transforms.RandomApply([transforms.RandomRotation(15)], p=0.5),
+                                transforms.RandomCrop(24)]),
+    lambda: transforms.Compose([transforms.RandomRotation(30), transforms.RandomCrop(24)]),
+    lambda: transforms.Compose([transforms.RandomCrop(24), transforms.RandomRotation(15)]),
+    lambda: v2.Compose([v2.RandomApply([v2.RandomRotation(45)], p=0.5), v2.RandomCrop(24)]),
+], ids=["rotate-some", "30-degrees", "crop-then-rotate", "v2"])
+def test_other_faithful_augmentations_pass(collect_and_judge, transform):
+    verdict = collect_and_judge("p5c_tests", lambda h: h.augmentation("p5c_tests", transform),
+                                lambda h: h.record("p5c_tests", "training-augmented", {"runs": []}))
+    assert verdict.message.startswith("no augmented network trained"), verdict.message  # the augmentation passed
 
 
 @pytest.mark.training

@@ -58,12 +58,12 @@ def delta_output(o):
 
 
 # %% nbgrader={"grade_id": "p6_delta_output_tests", "grade": true, "points": 1}
-assert isinstance(delta_output(0), sp.Basic), "delta_output should return a sympy expression"
 ### BEGIN HIDDEN TESTS
 from mnist_lab import handin
 
 handin.sympy_answers("p6_delta_output_tests", delta_output, handin.P6_INDICES["delta_output"])
 ### END HIDDEN TESTS
+assert isinstance(delta_output(0), sp.Basic), "delta_output should return a sympy expression"
 
 # %% [markdown]
 # ### Through the fully-connected weights into the pooling layer (1 point)
@@ -79,12 +79,12 @@ def delta_pool(j, k):
 
 
 # %% nbgrader={"grade_id": "p6_delta_pool_tests", "grade": true, "points": 1}
-assert isinstance(delta_pool(0, 1), sp.Basic), "delta_pool should return a sympy expression"
 ### BEGIN HIDDEN TESTS
 from mnist_lab import handin
 
 handin.sympy_answers("p6_delta_pool_tests", delta_pool, handin.P6_INDICES["delta_pool"])
 ### END HIDDEN TESTS
+assert isinstance(delta_pool(0, 1), sp.Basic), "delta_pool should return a sympy expression"
 
 # %% [markdown]
 # ### Through the max-pooling into the convolutional layer (1 point)
@@ -99,12 +99,12 @@ def delta_conv(x, y):
 
 
 # %% nbgrader={"grade_id": "p6_delta_conv_tests", "grade": true, "points": 1}
-assert isinstance(delta_conv(1, 2), sp.Basic), "delta_conv should return a sympy expression"
 ### BEGIN HIDDEN TESTS
 from mnist_lab import handin
 
 handin.sympy_answers("p6_delta_conv_tests", delta_conv, handin.P6_INDICES["delta_conv"])
 ### END HIDDEN TESTS
+assert isinstance(delta_conv(1, 2), sp.Basic), "delta_conv should return a sympy expression"
 
 # %% [markdown]
 # ### Gradients of the shared filter and bias (1.5 points)
@@ -120,12 +120,12 @@ def grad_conv_weight(l, m):
 
 
 # %% nbgrader={"grade_id": "p6_grad_conv_weight_tests", "grade": true, "points": 1}
-assert isinstance(grad_conv_weight(0, 0), sp.Basic), "grad_conv_weight should return a sympy expression"
 ### BEGIN HIDDEN TESTS
 from mnist_lab import handin
 
 handin.sympy_answers("p6_grad_conv_weight_tests", grad_conv_weight, handin.P6_INDICES["grad_conv_weight"])
 ### END HIDDEN TESTS
+assert isinstance(grad_conv_weight(0, 0), sp.Basic), "grad_conv_weight should return a sympy expression"
 
 # %% nbgrader={"grade_id": "grad_conv_bias", "solution": true}
 def grad_conv_bias():
@@ -137,12 +137,12 @@ def grad_conv_bias():
 
 
 # %% nbgrader={"grade_id": "p6_grad_conv_bias_tests", "grade": true, "points": 0.5}
-assert isinstance(grad_conv_bias(), sp.Basic), "grad_conv_bias should return a sympy expression"
 ### BEGIN HIDDEN TESTS
 from mnist_lab import handin
 
 handin.sympy_answers("p6_grad_conv_bias_tests", grad_conv_bias, handin.P6_INDICES["grad_conv_bias"])
 ### END HIDDEN TESTS
+assert isinstance(grad_conv_bias(), sp.Basic), "grad_conv_bias should return a sympy expression"
 
 # %% [markdown]
 # ### All of it in numbers (1 point)
@@ -182,6 +182,11 @@ def conv_net_backward(a0, w, b, W, b3, y):
 
 
 # %% nbgrader={"grade_id": "p6_backward_tests", "grade": true, "points": 1}
+### BEGIN HIDDEN TESTS
+from mnist_lab import handin
+
+handin.backward("p6_backward_tests", conv_net_backward)
+### END HIDDEN TESTS
 rng = np.random.default_rng(1)
 example = dict(a0=rng.normal(size=(6, 6)), w=rng.normal(size=(3, 3)), b=0.1, W=rng.normal(size=(3, 2, 2)),
                b3=rng.normal(size=3), y=np.array([0.0, 1.0, 0.0]))
@@ -190,11 +195,6 @@ assert set(grads) == {"w", "b", "W", "b3"}, "return a dict with the keys 'w', 'b
 for name in ("w", "W", "b3"):
     assert np.shape(grads[name]) == np.shape(example[name]), f"the gradient of {name} should have its shape"
 print("conv_net_backward: keys and shapes look right")
-### BEGIN HIDDEN TESTS
-from mnist_lab import handin
-
-handin.backward("p6_backward_tests", conv_net_backward)
-### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade_id": "p6_answer", "grade": true, "solution": true, "points": 0.5}
 # **In words:** how does each of the four equations change for this network?

@@ -45,15 +45,15 @@ def relu_chain_gradient():
 
 
 # %% nbgrader={"grade_id": "p7_gradient_tests", "grade": true, "points": 1}
-gradient = relu_chain_gradient()
-assert isinstance(gradient, sp.Basic), "relu_chain_gradient should return a sympy expression"
-names = {str(s) for s in gradient.free_symbols}
-assert names <= {"z1", "z2", "z3", "z4", "w2", "w3", "w4", "dC_da4"}, f"use only z1..z4, w2..w4, dC_da4, not {names}"
 ### BEGIN HIDDEN TESTS
 from mnist_lab import handin
 
 handin.sympy_answers("p7_gradient_tests", relu_chain_gradient, [()])
 ### END HIDDEN TESTS
+gradient = relu_chain_gradient()
+assert isinstance(gradient, sp.Basic), "relu_chain_gradient should return a sympy expression"
+names = {str(s) for s in gradient.free_symbols}
+assert names <= {"z1", "z2", "z3", "z4", "w2", "w3", "w4", "dC_da4"}, f"use only z1..z4, w2..w4, dC_da4, not {names}"
 
 # %% [markdown]
 # When is this gradient **stable**? Call it stable when it neither vanishes nor explodes: it is not zero, and
@@ -74,12 +74,12 @@ def gradient_is_stable(z, w):
 
 
 # %% nbgrader={"grade_id": "p7_stability_tests", "grade": true, "points": 1}
-assert gradient_is_stable([1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0]) in (True, False), "return True or False"
 ### BEGIN HIDDEN TESTS
 from mnist_lab import handin
 
 handin.stability("p7_stability_tests", gradient_is_stable)
 ### END HIDDEN TESTS
+assert gradient_is_stable([1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0]) in (True, False), "return True or False"
 
 # %% [markdown]
 # ## (b) Dying ReLU and two ways around it (2 points)
@@ -121,18 +121,18 @@ def elu_derivative(x, alpha=1.0):
 
 
 # %% nbgrader={"grade_id": "p7_activation_tests", "grade": true, "points": 1}
-x = torch.tensor([-2.0, -0.5, 0.5, 2.0])
-for function in (leaky_relu, leaky_relu_derivative, elu, elu_derivative):
-    assert isinstance(function(x), torch.Tensor), f"{function.__name__} should return a tensor"
-    assert function(x).shape == x.shape, f"{function.__name__} should work elementwise"
-assert (leaky_relu_derivative(x) > 0).all() and (elu_derivative(x) > 0).all(), \
-    "both variations should keep a nonzero gradient for negative inputs"
 ### BEGIN HIDDEN TESTS
 from mnist_lab import handin
 
 handin.activations("p7_activation_tests", leaky_relu=leaky_relu, leaky_relu_derivative=leaky_relu_derivative,
                    elu=elu, elu_derivative=elu_derivative)
 ### END HIDDEN TESTS
+x = torch.tensor([-2.0, -0.5, 0.5, 2.0])
+for function in (leaky_relu, leaky_relu_derivative, elu, elu_derivative):
+    assert isinstance(function(x), torch.Tensor), f"{function.__name__} should return a tensor"
+    assert function(x).shape == x.shape, f"{function.__name__} should work elementwise"
+assert (leaky_relu_derivative(x) > 0).all() and (elu_derivative(x) > 0).all(), \
+    "both variations should keep a nonzero gradient for negative inputs"
 
 # %% [markdown] nbgrader={"grade_id": "p7b_answer", "grade": true, "solution": true, "points": 1}
 # Name **two different methods** that avoid dying ReLUs and explain briefly why each works.

@@ -4,8 +4,8 @@ When grading, the hidden tests run inside the student's kernel, where student co
 anything they call. So the tests here only *collect* what the answers produce, on inputs drawn from a seed
 the grader chose (``PS3_HANDIN_SEED``), and write it as plain JSON to ``PS3_HANDIN_DIR``: sympy answers as
 ``srepr`` text, numbers and arrays as base64 bytes with dtype and shape (never pickle), trained networks as
-a tape of the tensor operations of their forward pass plus their weights. The grader (autograder/verdicts.py)
-re-computes every verdict from these files in a clean process; nothing a submission does in its own kernel
+a graph of the core ATen operations of their forward pass plus their weights (``netgraph``). The grader
+(autograder/verdicts.py) re-computes every verdict from these files in a clean process; nothing a submission does in its own kernel
 can change how they are judged. The in-kernel checks below use no reference answers (none are reachable
 from the kernel): they give a first result, which the grader compares with its own.
 
@@ -27,7 +27,7 @@ import torch
 HANDIN_DIR_ENV = "PS3_HANDIN_DIR"
 SEED_ENV = "PS3_HANDIN_SEED"
 ARRAY_DTYPES = ("float32", "float64", "int64", "bool", "uint8")
-ACCURACY_FLOOR = 0.970  # see autograder/checks/problem5.py for how it was chosen
+ACCURACY_FLOOR = 0.90  # far below every valid network measured on seeds 0-4, far above blind: README "Accuracy floor"
 
 # Inputs of the collected answers: which indices, points and budgets. Public on purpose: knowing them
 # does not help, since the grader judges the collected values itself.
@@ -195,128 +195,113 @@ def activations(cell: str, **functions) -> None:
             f"{name}(x, alpha={alpha}) differs from torch's"
 
 
-# --- problem 5: networks as tapes, epochs, augmentation ------------------------------------------------------
+# --- problem 5: networks as graphs, epochs, augmentation -----------------------------------------------------
 
-_TRACE_BATCH = 3
-
-
-class _Tape(torch.overrides.TorchFunctionMode):
-    """Records every tensor-producing call of a forward pass whose input is the running activation (the grader
-    decides which of them it can rebuild)."""
-
-    def __init__(self, names: dict[int, str]):
-        super().__init__()
-        self.names, self.ops, self.current = names, [], None
-
-    def _arg(self, value):
-        if isinstance(value, torch.Tensor):
-            if self.current is not None and value is self.current:
-                return {"stream": True}
-            if id(value) in self.names:
-                return {"param": self.names[id(value)]}
-            return {"tensor": list(value.shape)}
-        if isinstance(value, (list, tuple)):
-            return [self._arg(v) for v in value]
-        if isinstance(value, slice):
-            return {"slice": [self._arg(value.start), self._arg(value.stop), self._arg(value.step)]}
-        if value is Ellipsis:
-            return {"ellipsis": True}
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return value
-        return {"other": type(value).__name__}
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        result = out[0] if isinstance(out, tuple) and out and isinstance(out[0], torch.Tensor) else out
-        uses_stream = any(a is self.current for a in list(args) + list(kwargs.values()))
-        if not isinstance(result, torch.Tensor) or not uses_stream:
-            return out  # sizes, shapes and work on parameters are not steps of the forward pass
-        self.ops.append({"op": getattr(func, "__name__", repr(func)), "args": [self._arg(a) for a in args],
-                         "kwargs": {k: self._arg(v) for k, v in kwargs.items()}, "shape": list(result.shape)})
-        self.current = result
-        return out
+def each(*steps) -> None:
+    """Run every step of a hidden test, then fail with the first failure: one wrong answer must not keep the
+    others of the cell from being recorded (each is judged on its own)."""
+    first = None
+    for step in steps:
+        try:
+            step()
+        except AssertionError as exc:
+            first = first or exc
+    if first is not None:
+        raise first
 
 
-def trace_network(model: torch.nn.Module, input_size: int) -> dict:
-    """The tape of ``model``'s forward pass (eval mode) on a batch of 3 images, plus its weights."""
-    names = {id(t): n for n, t in list(model.named_parameters()) + list(model.named_buffers())}
-    tape = _Tape(names)
-    x = torch.zeros(_TRACE_BATCH, 1, input_size, input_size)
-    was_training = model.training
-    model.eval()
-    tape.current = x
-    with torch.no_grad(), tape:
-        out = model(x)
-    model.train(was_training)
-    used = {a["param"] for op in tape.ops for a in _flat(op["args"], op["kwargs"]) if "param" in a}
-    state = dict(list(model.named_parameters()) + list(model.named_buffers()))
-    return {"input_size": input_size, "ops": tape.ops, "output_shape": list(out.shape),
-            "weights": {n: encode_array(state[n].detach().float() if state[n].is_floating_point() else state[n])
-                        for n in sorted(used)}}
+def decode_array(value: dict) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(value["data"]), dtype=value["dtype"]).reshape(value["shape"]).copy()
 
 
-def _flat(args, kwargs):
-    for value in list(args) + list(kwargs.values()):
-        if isinstance(value, list):
-            yield from _flat(value, {})
-        elif isinstance(value, dict):
-            yield value
+def record_network(model: torch.nn.Module, input_size: int) -> dict:
+    """The graph of ``model``'s forward pass with its weights (see netgraph), or why it could not be recorded."""
+    from .netgraph import record_graph
+
+    try:
+        return record_graph(model, input_size, encode_array)
+    except Exception as exc:  # noqa: BLE001 - reported to the student through the grader
+        return {"error": f"the forward pass of build_cnn({input_size}) could not be recorded "
+                         f"({type(exc).__name__}: {str(exc)[:200]})"}
 
 
-def architecture_problem(tape: dict) -> str | None:
-    """Why a tape is not two convolutions each followed by 2x2 max-pooling with 256 values after; None if it is."""
-    if tape.get("output_shape") != [_TRACE_BATCH, 10]:
-        return f"the network must give 10 logits per image, got shape {tape.get('output_shape')}"
-    ops = tape["ops"]
-    kinds = [("conv" if op["op"] == "conv2d" else "pool") for op in ops
-             if op["op"] == "conv2d" or "max_pool2d" in op["op"]]
-    if kinds.count("conv") != 2:
-        return f"expected exactly two convolutional layers, found {kinds.count('conv')}"
-    if kinds.count("pool") != 2:
-        return f"expected two max-pooling layers, found {kinds.count('pool')}"
-    if kinds != ["conv", "pool", "conv", "pool"]:
-        return f"each convolution must be followed by a max-pooling, got the order {kinds}"
-    pools = [op for op in ops if "max_pool2d" in op["op"]]
-    for op in pools:
-        kernel = op["kwargs"].get("kernel_size", op["args"][1] if len(op["args"]) > 1 else None)
-        if kernel not in (2, [2, 2]):
-            return f"max-pooling must be 2x2, found kernel size {kernel}"
-    shape = pools[-1]["shape"][1:]
-    if int(np.prod(shape)) != 256:
-        return f"after the second max-pooling the {tape['input_size']}x{tape['input_size']} input leaves " \
-               f"{int(np.prod(shape))} values per image (shape {shape}), not 256"
-    return None
+def rebuild(graph: dict):
+    """A GraphNet from a recorded graph (the grader does the same with its own decoder)."""
+    from .netgraph import GraphNet
+
+    return GraphNet(graph, {name: torch.from_numpy(decode_array(value))
+                            for name, value in (graph.get("weights") or {}).items()})
+
+
+def graph_problem(graph: dict) -> tuple[str | None, bool]:
+    """What the grader's architecture check says of a recorded graph, and whether the graph cannot be rebuilt."""
+    from .netgraph import GraphError, architecture
+
+    if graph.get("error"):
+        return graph["error"], True
+    try:
+        return architecture(rebuild(graph)), False
+    except GraphError as exc:
+        return str(exc), True
+
+
+def architecture_problem(model: torch.nn.Module, input_size: int) -> str | None:
+    """The grader's own architecture check of problem 5(a) on ``model`` (recorded, rebuilt and read as the
+    grader does): None when it holds, else what is wrong."""
+    return graph_problem(record_network(model, input_size))[0]
+
+
+# What this kernel learnt about the network of part (a): parts (b) and (c) do not charge its problems again.
+_NETWORK_FAULT: dict[int, str] = {}  # input size -> why the network cannot be judged by training at that size
+
+
+def network_fault(input_size: int) -> str | None:
+    return _NETWORK_FAULT.get(input_size) or _NETWORK_FAULT.get(0)
+
+
+def forget_network() -> None:
+    """Forget what was learnt about part (a)'s network (a kernel starts without it; tests start anew)."""
+    _NETWORK_FAULT.clear()
 
 
 def network(cell: str, build_cnn) -> None:
-    """Record the tapes of freshly built networks for 28x28 and 24x24 inputs; in kernel: check the architecture."""
-    tapes = {}
+    """Record the graphs of freshly built networks for 28x28 and 24x24 inputs; in kernel: the architecture."""
+    graphs, failures, problems = {}, {}, []
     for size in (28, 24):
         try:
             model = build_cnn(size)
             if not isinstance(model, torch.nn.Module):
-                raise TypeError(f"build_cnn({size}) must return an nn.Module")
-            tapes[str(size)] = trace_network(model, size)
+                raise TypeError(f"build_cnn({size}) must return an nn.Module, got {type(model).__name__}")
+            with torch.no_grad():
+                model.eval()(torch.zeros(2, 1, size, size))
         except NotImplementedError as exc:
-            record(cell, "network", {"tapes": tapes, **_failure(exc)})
+            _NETWORK_FAULT[0] = "build_cnn is not implemented"
+            record(cell, "network", {"graphs": graphs, **_failure(exc)})
             raise _stub(exc) from None
         except Exception as exc:  # noqa: BLE001
             problem = f"build_cnn({size}) fails on a batch of {size}x{size} images: {type(exc).__name__}: {exc}"
-            record(cell, "network", {"tapes": tapes, "error": problem[:400]})
-            raise AssertionError(problem) from None
-    record(cell, "network", {"tapes": tapes})
-    for tape in tapes.values():
-        problem = architecture_problem(tape)
-        assert problem is None, problem
+            _NETWORK_FAULT[size] = failures[str(size)] = problem[:400]
+            problems.append(problem[:400])
+            continue
+        graphs[str(size)] = graph = record_network(model, size)
+        problem, unusable = graph_problem(graph)
+        if unusable:
+            _NETWORK_FAULT[size] = problem
+        if problem:
+            problems.append(f"build_cnn({size}): {problem}")
+    record(cell, "network", {"graphs": graphs, "failures": failures})
+    assert not problems, problems[0]
 
 
 def training(cell: str, build_cnn, make_augmentation, condition: str, budgets) -> None:
     """Train through the lab (or take this kernel's identical earlier runs) with the reference epochs and seed 0;
-    record each trained network's tape and weights. In kernel: the accuracy floor."""
+    record each trained network's graph and weights. In kernel: the accuracy floor, which parts (b) and (c)
+    do not apply when the network already failed it in part (a)."""
     from .experiment import REFERENCE_EPOCHS, run_budget_experiment
     from .train import TrainConfig
 
+    size = 24 if condition == "augmented" else 28
+    part_a = cell == "p5a_tests"
     models: list = []
     try:
         results = run_budget_experiment(build_cnn, REFERENCE_EPOCHS.__getitem__, make_augmentation, budgets=budgets,
@@ -324,30 +309,47 @@ def training(cell: str, build_cnn, make_augmentation, condition: str, budgets) -
                                         keep_models=models)
     except Exception as exc:  # noqa: BLE001
         record(cell, f"training-{condition}", _failure(exc))
-        raise _stub(exc) from None
+        if part_a:
+            _NETWORK_FAULT[0] = f"the network cannot be trained: {type(exc).__name__}"
+        if part_a or not network_fault(size):
+            raise _stub(exc) from None
+        return
     runs = [{"n_examples": run["n_examples"], "epochs": run["epochs"], "input_size": run["input_size"],
-             "kernel_accuracy": run["test_accuracy"], "tape": trace_network(model.cpu().float(), run["input_size"])}
+             "kernel_accuracy": run["test_accuracy"], "graph": record_network(model.cpu().float(), run["input_size"])}
             for run, model in zip(results["runs"], models)]
     record(cell, f"training-{condition}", {"condition": condition, "runs": runs})
-    for run in runs:
-        assert run["kernel_accuracy"] >= ACCURACY_FLOOR, (
-            f"{condition} training on {run['n_examples']} examples x {run['epochs']} epochs reached "
-            f"{100 * run['kernel_accuracy']:.2f}% test accuracy; at least {100 * ACCURACY_FLOOR:.1f}% is expected")
+    low = [run for run in runs if run["kernel_accuracy"] < ACCURACY_FLOOR]
+    if part_a and low:
+        _NETWORK_FAULT[0] = "the network does not reach the accuracy floor"
+    if low and (part_a or not network_fault(size)):
+        run = low[0]
+        raise AssertionError(f"{condition} training on {run['n_examples']} examples x {run['epochs']} epochs reached "
+                             f"{100 * run['kernel_accuracy']:.2f}% test accuracy; at least "
+                             f"{100 * ACCURACY_FLOOR:.1f}% is expected")
+
+
+def _returned(value) -> dict:
+    """What ``epochs_for`` returned: an int is an answer; anything else is described without its text."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return {"value": int(value)}
+    kind = type(value)
+    return {"returned": kind.__name__ if kind.__module__ in ("builtins", "numpy") else "object"}
 
 
 def epochs(cell: str, epochs_for) -> None:
-    """Record ``epochs_for`` on fixed budgets (a ValueError is an answer too)."""
+    """Record ``epochs_for`` on fixed budgets (a ValueError is an answer too); in kernel: ints, 10000 -> 6."""
     answers = []
     for args, kwargs in EPOCHS_CALLS:
         try:
-            value = epochs_for(*args, **kwargs)
-            answers.append({"value": int(value)} if isinstance(value, (int, np.integer)) and not isinstance(
-                value, bool) else {"error": f"returned {type(value).__name__} {str(value)[:40]}"})
+            answers.append(_returned(epochs_for(*args, **kwargs)))
         except ValueError:
             answers.append({"raised": "ValueError"})
         except Exception as exc:  # noqa: BLE001
             answers.append(_failure(exc))
     record(cell, "epochs", {"answers": answers})
+    if "error" in answers[0] and "NotImplementedError" in answers[0]["error"]:
+        raise AssertionError("not implemented yet")
+    assert "returned" not in answers[0], f"epochs_for(10000) returned a {answers[0]['returned']}, not an int"
     assert answers[0] == {"value": 6}, "epochs_for(10000) should be 6"
 
 

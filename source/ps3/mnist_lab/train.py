@@ -1,10 +1,14 @@
 """One readable training loop for the small MNIST CNN, fast on a 2-core CPU and on a GPU.
 
 Data lives on the device as tensors (loaded once), batches are gathered by index, augmentation is batched on
-the device (see ``augment``), and the recipe is Adam with a one-cycle learning-rate schedule. On a CPU with
-bfloat16 support the forward pass runs under bf16 autocast and convolutions use channels-last memory; on CUDA
-the whole training step is captured once as a CUDA graph and replayed, since this network is far too small to
-keep a GPU busy through eager kernel launches.
+the device (see ``augment``), and the recipe is Adam with a one-cycle learning-rate schedule. On CUDA the whole
+training step is captured once as a CUDA graph and replayed, since this network is far too small to keep a GPU
+busy through eager kernel launches.
+
+Two speed-ups change what the network's own code sees: channels-last memory (``x.view(x.size(0), -1)``, the
+most common flatten in tutorials, fails on it) and bf16 autocast (activations in bfloat16). ``choose_speedups``
+tries each on a first batch of the run and keeps it only if the forward pass runs and gives the same logits as
+plain float32 in the default layout; otherwise the network trains exactly as written, only slower.
 """
 
 from __future__ import annotations
@@ -119,13 +123,75 @@ def _normalise(x: torch.Tensor) -> torch.Tensor:
     return (x - MNIST_MEAN) / MNIST_STD
 
 
+@dataclass(frozen=True)
+class Speedups:
+    """What may change under the network's code: channels-last memory and bf16 autocast."""
+
+    channels_last: bool = False
+    autocast: bool = False
+
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+
+SAME_LOGITS = {"channels_last": 1e-3, "autocast": 5e-2}  # tolerated error, relative to the largest logit
+
+
+def _gives_same_logits(forward, reference: torch.Tensor, tolerance: float) -> bool:
+    try:
+        logits = forward()
+    except Exception:  # noqa: BLE001 - any failure means: not safe for this network
+        return False
+    if not isinstance(logits, torch.Tensor) or logits.shape != reference.shape or not logits.is_floating_point():
+        return False
+    error = (logits.float() - reference.float()).abs().max().item()
+    return error <= tolerance * max(reference.float().abs().max().item(), 1e-3)
+
+
+@torch.no_grad()
+def choose_speedups(model: nn.Module, sample: torch.Tensor, device: torch.device,
+                    mixed_precision: bool = True, convert: bool = True) -> Speedups:
+    """The speed-ups that leave this network's logits unchanged on ``sample`` (a normalised first batch).
+
+    Runs in eval mode (no dropout, batch norm statistics untouched) and draws no random numbers for a network
+    whose eval-mode forward draws none, so a seeded run stays the same. With ``convert`` the model's parameters
+    are left channels-last exactly when that layout is kept.
+    """
+    try_autocast = mixed_precision and bf16_native(device)
+    if not (convert or try_autocast):
+        return Speedups()  # nothing to try: skip the probe's forward pass
+    was_training = model.training
+    model.eval()
+    try:
+        try:
+            reference = model(sample)
+        except Exception:  # noqa: BLE001 - a broken network fails in training, with its own error
+            return Speedups()
+        channels_last = False
+        if convert:
+            model.to(memory_format=torch.channels_last)
+            channels_last = _gives_same_logits(lambda: model(sample.contiguous(memory_format=torch.channels_last)),
+                                               reference, SAME_LOGITS["channels_last"])
+            if not channels_last:
+                model.to(memory_format=torch.contiguous_format)
+        speedups = Speedups(channels_last=channels_last)
+        if try_autocast:
+            def autocast_forward():
+                with torch.autocast(device.type, dtype=torch.bfloat16):
+                    return model(speedups.layout(sample))
+            speedups = Speedups(channels_last, _gives_same_logits(autocast_forward, reference, SAME_LOGITS["autocast"]))
+        return speedups
+    finally:
+        model.train(was_training)
+
+
 class _Trainer:
     """Holds the model, optimizer and schedule of one run; ``step(idx)`` trains on one batch."""
 
-    def __init__(self, model, data: LabData, augmentation, config: TrainConfig, device, total_steps: int):
+    def __init__(self, model, data: LabData, augmentation, config: TrainConfig, device, total_steps: int,
+                 speedups: Speedups):
         self.model, self.data, self.augmentation = model, data, augmentation
-        self.device = device
-        self.autocast = config.mixed_precision and bf16_native(device)
+        self.device, self.speedups = device, speedups
         capturable = device.type == "cuda" and config.cuda_graphs
         self.optimizer = torch.optim.Adam(
             model.parameters(),
@@ -146,9 +212,10 @@ class _Trainer:
         x = self.data.train_x[idx]
         if self.augmentation is not None:
             x = self.augmentation(x)
-        x = _normalise(x).contiguous(memory_format=torch.channels_last)
+        x = self.speedups.layout(_normalise(x))
         # No autocast weight cache: a captured graph must not keep casts from another step.
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast, cache_enabled=False):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.speedups.autocast,
+                            cache_enabled=False):
             loss = F.cross_entropy(self.model(x), self.data.train_y[idx])
         self.optimizer.zero_grad(set_to_none=not self.use_graphs)
         loss.backward()
@@ -204,14 +271,16 @@ def evaluate(model: nn.Module, input_size: int = 28, device="auto", batch_size: 
     """Accuracy on the 10000 test images (centre-cropped to ``input_size``)."""
     device = resolve_device(device)
     data = lab_data(str(device))
-    autocast = mixed_precision and bf16_native(device)
+    # The layout the parameters already have (training kept channels-last only where safe); autocast only
+    # where it leaves this network's logits unchanged.
+    speedups = choose_speedups(model, _normalise(center_crop(data.test_x[:64], input_size)), device,
+                               mixed_precision, convert=False)
     was_training = model.training
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
     for start in range(0, len(data.test_y), batch_size):
-        x = center_crop(data.test_x[start: start + batch_size], input_size)
-        x = _normalise(x).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+        x = _normalise(center_crop(data.test_x[start: start + batch_size], input_size))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=speedups.autocast):
             logits = model(x)
         correct += (logits.argmax(1) == data.test_y[start: start + batch_size]).sum()
     model.train(was_training)
@@ -246,8 +315,10 @@ def train_model(model: nn.Module, n_examples: int, epochs: int, augmentation=Non
     if steps_per_epoch == 0:
         raise ValueError(f"n_examples={n_examples} is smaller than one batch ({config.batch_size})")
     total = steps_per_epoch * epochs
-    model.to(device=device, memory_format=torch.channels_last).train()
-    trainer = _Trainer(model, data, augmentation, config, device, total)
+    model.to(device=device).train()
+    sample = _normalise(center_crop(data.train_x[subset[:64]], input_size))  # no random draws: seeds stay as they were
+    speedups = choose_speedups(model, sample, device, config.mixed_precision)
+    trainer = _Trainer(model, data, augmentation, config, device, total, speedups)
 
     losses = []
     bar = tqdm(total=total, desc=f"{n_examples} x {epochs}{' aug' if augmentation else ''}",
