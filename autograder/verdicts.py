@@ -2,9 +2,10 @@
 hidden tests recorded in the student's kernel (mnist_lab/handin.py).
 
 Nothing here imports or runs student code: sympy answers are rebuilt from text by a restricted parser
-(sympy_text.py), arrays are decoded from bytes (decode.py), networks are rebuilt from their recorded graphs of
-allow-listed core ATen operations (mnist_lab/netgraph.py) and tested on MNIST by the grader. A cell's points are the clean verdict's; the
-kernel's own result is kept for comparison (runner.py flags a disagreement for review).
+(sympy_text.py), arrays are decoded from bytes (decode.py), networks are rebuilt from their recorded graphs
+of allow-listed core ATen operations (mnist_lab/netgraph.py) and tested on MNIST by the grader. A cell's points
+are the clean verdict's; the kernel's own result is kept for comparison (runner.py flags a disagreement for
+review).
 """
 
 from __future__ import annotations
