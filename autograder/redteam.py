@@ -150,8 +150,10 @@ ATTACKS = {
     "binary_ipynb": Attack("problem6", "random bytes named problem6.ipynb", 0.0, "unreadable problem6.ipynb",
                            transform="binary"),
     "huge_notebook": Attack("problem6", "a 200 MB notebook", 0.0, "unreadable problem6.ipynb", transform="huge"),
+    # The patch must win nothing: 5a is lost as for an honest network that ignores its input, and 5b and 5c keep
+    # the points of their correct epochs_for and augmentation (a network's problem is charged to 5a alone).
     "fake_training": Attack("problem5", "a network that ignores its input, with the lab's evaluate patched to "
-                            "report 99%", 0.0, f"test accuracy; at least {100 * ACCURACY_FLOOR:.1f}%",
+                            "report 99%", 2.0, f"test accuracy; at least {100 * ACCURACY_FLOOR:.1f}%",
                             (Edit("problem5", "build_cnn", r"    return nn\.Sequential\(",
                                   "    class Blind(nn.Module):\n"
                                   "        def __init__(self, inner):\n"
