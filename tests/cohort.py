@@ -241,6 +241,32 @@ NET_TANH = ok("build_cnn", '''
                          nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
 ''')
 
+NET_GELU_ZEROPAD = ok("build_cnn", '''
+    import torch.nn.functional as F
+
+
+    class GeluNet(nn.Module):
+        """GELU and ELU, a ZeroPad2d layer for crops, functional pooling, flatten(1)."""
+
+        def __init__(self, input_size=28):
+            super().__init__()
+            self.pad = nn.ZeroPad2d((28 - input_size) // 2)  # 24x24 crops back to 28x28
+            self.conv1 = nn.Conv2d(1, 12, 5)
+            self.conv2 = nn.Conv2d(12, 16, 5)
+            self.act1, self.act2 = nn.GELU(), nn.ELU()
+            self.drop = nn.Dropout(0.1)
+            self.head = nn.Linear(256, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(self.act1(self.conv1(self.pad(x))), 2)
+            x = F.max_pool2d(self.act2(self.conv2(x)), kernel_size=2, stride=2)
+            return self.head(self.drop(x.flatten(1)))
+
+
+    def build_cnn(input_size=28):
+        return GeluNet(input_size)
+''')
+
 NET_RESIDUAL = ok("build_cnn", '''
     import torch.nn.functional as F
 
@@ -962,6 +988,9 @@ STUDENTS = [
       "RandomApply(rotation, p=0.5); sigma' as sp.diff(sigma(z), z)",
       *P5(NET_EXAMPLES, EP_IS_INTEGER, AUG_APPLY_HALF), *P6_PYTHON, DOUT_DIFF, DCONV_DIFF, GRAD_MAX_DIFF,
       STABLE_LOG, ACT_FUNCTIONAL, *WRITTEN_ALL),
+    S("Lea Brandt", 483058, "GELU and ELU, nn.ZeroPad2d for crops, F.max_pool2d, x.flatten(1); Fraction epochs, "
+      "bilinear rotation",
+      *P5(NET_GELU_ZEROPAD, EP_FRACTION, AUG_BILINEAR), *P6_PYTHON, *P7_HEAVISIDE, *WRITTEN_ALL),
     S("Mateo García", 482921, "BatchNorm2d + PReLU, numpy-integer epochs, crop before rotation; own sympy "
       "objects with the notation's names",
       *P5(NET_PRELU_BN, EP_NUMPY, AUG_CROP_FIRST), *P6_PYTHON, DOUT_OWN, GRAD_OWN_SYMBOLS, STABLE_EARLY,

@@ -5,8 +5,8 @@ anything they call. So the tests here only *collect* what the answers produce, o
 the grader chose (``PS3_HANDIN_SEED``), and write it as plain JSON to ``PS3_HANDIN_DIR``: sympy answers as
 ``srepr`` text, numbers and arrays as base64 bytes with dtype and shape (never pickle), trained networks as
 a graph of the core ATen operations of their forward pass plus their weights (``netgraph``). The grader
-(autograder/verdicts.py) re-computes every verdict from these files in a clean process; nothing a submission does in its own kernel
-can change how they are judged. The in-kernel checks below use no reference answers (none are reachable
+(autograder/verdicts.py) re-computes every verdict from these files in a clean process; nothing a submission
+does in its own kernel can change how they are judged. The in-kernel checks below use no reference answers (none are reachable
 from the kernel): they give a first result, which the grader compares with its own.
 
 Outside grading (no ``PS3_HANDIN_DIR``) nothing is written and only the in-kernel checks run.
@@ -53,6 +53,11 @@ def encode_array(value) -> dict:
     if array.dtype.name not in ARRAY_DTYPES:
         array = array.astype(np.float64)
     return {"dtype": array.dtype.name, "shape": list(array.shape), "data": base64.b64encode(array.tobytes()).decode()}
+
+
+def decode_array(value: dict) -> np.ndarray:
+    """The array ``encode_array`` wrote."""
+    return np.frombuffer(base64.b64decode(value["data"]), dtype=value["dtype"]).reshape(value["shape"]).copy()
 
 
 def _failure(exc: BaseException) -> dict:
@@ -189,7 +194,7 @@ def activations(cell: str, **functions) -> None:
         raise _stub(problem)
     for key, value in outputs.items():
         name, alpha = key.split("@")
-        got = torch.from_numpy(np.frombuffer(base64.b64decode(value["data"]), dtype=value["dtype"]).copy())
+        got = torch.from_numpy(decode_array(value))
         want = activation_reference(name, x, float(alpha))
         assert got.shape == want.shape and torch.allclose(got, want, rtol=1e-6, atol=1e-9), \
             f"{name}(x, alpha={alpha}) differs from torch's"
@@ -208,10 +213,6 @@ def each(*steps) -> None:
             first = first or exc
     if first is not None:
         raise first
-
-
-def decode_array(value: dict) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(value["data"]), dtype=value["dtype"]).reshape(value["shape"]).copy()
 
 
 def record_network(model: torch.nn.Module, input_size: int) -> dict:
