@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export MNIST_DIR ?= $(CURDIR)/data/mnist
 
-.PHONY: setup postgresql grade-examples experiment test benchmark release
+.PHONY: setup postgresql grade-examples experiment test test-fast benchmark release
 setup: $(VENV)/.installed $(MNIST_DIR)/mnist-cache.npz
 
 $(VENV)/.installed: pyproject.toml
@@ -24,8 +24,11 @@ experiment: setup  ## the reference budget experiment: 3 seeds, JSON and plot in
 postgresql:  ## the server programs the cluster tests start on loopback (Debian's package; needs root once)
 	bash scripts/install-postgresql.sh
 
-test: setup postgresql
+test: setup postgresql  ## every test (CI runs this)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup  ## the tests that start no kernel, server or training: about a minute, for developers
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 benchmark: setup  ## lab vs a DataLoader baseline, six runs each (add ARGS=--device cuda on a GPU)
 	$(PY) benchmarks/bench_training.py $(ARGS)

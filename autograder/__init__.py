@@ -1,11 +1,25 @@
-"""The grading runner and its checkers (see the README's grading section)."""
+"""The autograder of problem set 3 (the README's "Grading a class" and "Grade integrity" say what it does).
 
-import os
-import sys
-from pathlib import Path
+Public API; each name is imported on first use, so that importing a submodule (the sandbox launcher, the grading
+process) costs nothing else:
 
-# nbgrader's Gradebook runs the `alembic` command by name: make this interpreter's scripts (the virtual
-# environment's bin folder) findable even when the environment was not activated.
-_bin = str(Path(sys.executable).parent)
-if _bin not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = os.pathsep.join([_bin, os.environ.get("PATH", "")])
+    grade_batch(source, out, BatchOptions(...))       a folder or Moodle zip of submissions -> results and reports
+    grade_gradescope(submission_dir, results_path, Limits(...))   one submission -> Gradescope's results.json
+    BatchOptions, Limits                              how to grade (options.py)
+    SubmissionResult, CellResult                      what grading produces (results.py)
+    CELLS                                             the assignment's graded cells (cells.py)
+"""
+
+from importlib import import_module
+
+_PUBLIC = {
+    "grade_batch": "batch", "grade_gradescope": "gradescope", "BatchOptions": "options", "Limits": "options",
+    "SubmissionResult": "results", "CellResult": "results", "CELLS": "cells",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

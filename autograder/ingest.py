@@ -7,8 +7,10 @@ misnamed, duplicate or unreadable files, nested zips) is reported per student in
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
+import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -16,10 +18,12 @@ from pathlib import Path
 
 import nbformat
 
-NOTEBOOKS = ("problem5", "problem6", "problem7")
+from .course import ASSIGNMENT, NOTEBOOKS
+
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assign(?:submission|feedback)_[a-z]+_?$")
 MAX_UNZIPPED_BYTES = 512 * 2**20  # a zip that unpacks to more than this is refused as a zip bomb
 MAX_NOTEBOOK_BYTES = 50 * 2**20  # a notebook larger than this is not read
+MAX_NESTED_ZIPS = 20  # zips unpacked per student (a zip may contain itself: a "zip quine" never ends otherwise)
 
 
 @dataclass
@@ -29,7 +33,7 @@ class Submission:
     student_id: str  # nbgrader student id (Moodle: the participant number)
     name: str  # full name where known, else the id
     notebooks: dict[str, Path] = field(default_factory=dict)  # assignment notebook name -> readable file
-    problems: list[str] = field(default_factory=list)  # what was odd about the files, for the report
+    notes: list[str] = field(default_factory=list)  # what was odd about the files, for the report
 
     @property
     def digest(self) -> str:
@@ -67,14 +71,17 @@ def safe_extract(archive: Path, destination: Path) -> list[str]:
     with zipfile.ZipFile(archive) as zf:
         members = zf.infolist()
         if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:
-            return [f"{archive.name}: unpacks to more than {MAX_UNZIPPED_BYTES // 2**20} MB, not extracted"]
+            return [f"{archive.name}: unpacks to more than {MAX_UNZIPPED_BYTES / 2**20:g} MB, not extracted"]
         root = destination.resolve()
         for member in members:
             target = (destination / member.filename).resolve()
             if root not in target.parents and target != root:
                 problems.append(f"{archive.name}: entry {member.filename!r} points outside the archive, skipped")
                 continue
-            zf.extract(member, destination)
+            extracted = zf.extract(member, destination)
+            if not member.is_dir():  # the upload's own time, so that "the newest of two uploads" means it
+                stamp = time.mktime((*member.date_time, 0, 0, -1))
+                os.utime(extracted, (stamp, stamp))
     return problems
 
 
@@ -83,7 +90,7 @@ def collect(folder: Path, student_id: str, name: str, scratch: Path) -> Submissi
     folder, scratch = Path(folder).resolve(), Path(scratch).resolve()
     submission = Submission(student_id, name)
     candidates: dict[str, list[Path]] = {}
-    pending = [folder]
+    pending, unzipped = [folder], 0
     while pending:
         current = pending.pop()
         for path in sorted(current.rglob("*")):
@@ -91,46 +98,53 @@ def collect(folder: Path, student_id: str, name: str, scratch: Path) -> Submissi
                 continue
             relative = path.relative_to(current)
             if path.suffix.lower() == ".zip":
-                target = scratch / f"{student_id}-unzipped-{len(pending)}-{path.stem}"
+                if unzipped == MAX_NESTED_ZIPS:
+                    submission.notes.append(f"more than {MAX_NESTED_ZIPS} nested zips: {relative} ignored")
+                    continue
+                unzipped += 1
+                target = scratch / f"{student_id}-unzipped-{unzipped}-{path.stem}"  # a folder per zip, never reused
                 try:
-                    submission.problems += safe_extract(path, target)
-                    pending.append(target)
-                    submission.problems.append(f"unpacked nested zip {relative}")
+                    submission.notes += safe_extract(path, target)
                 except zipfile.BadZipFile:
-                    submission.problems.append(f"unreadable zip {relative}, ignored")
+                    submission.notes.append(f"unreadable zip {relative}, ignored")
+                    continue
+                if target.is_dir():
+                    pending.append(target)
+                    submission.notes.append(f"unpacked nested zip {relative}")
                 continue
             if path.suffix.lower() != ".ipynb":
-                submission.problems.append(f"extra file {relative} ignored")
+                submission.notes.append(f"extra file {relative} ignored")
                 continue
             notebook = notebook_name(path.name)
             if notebook is None:
-                submission.problems.append(f"notebook {relative} matches none of {', '.join(NOTEBOOKS)}, ignored")
+                submission.notes.append(f"notebook {relative} matches none of {', '.join(NOTEBOOKS)}, ignored")
                 continue
             if path.name != f"{notebook}.ipynb":
-                submission.problems.append(f"misnamed {relative} taken as {notebook}.ipynb")
+                submission.notes.append(f"misnamed {relative} taken as {notebook}.ipynb")
             candidates.setdefault(notebook, []).append(path)
     for notebook in NOTEBOOKS:
         files = [p for p in candidates.get(notebook, []) if not _report_unreadable(p, submission)]
         if len(files) > 1:
             files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-            submission.problems.append(f"duplicate {notebook}.ipynb: kept the newest ({files[0].name}), "
+            submission.notes.append(f"duplicate {notebook}.ipynb: kept the newest ({files[0].name}), "
                                        f"ignored {', '.join(p.name for p in files[1:])}")
         if files:
             submission.notebooks[notebook] = files[0]
         elif notebook not in candidates:
-            submission.problems.append(f"missing {notebook}.ipynb: its cells score 0")
+            submission.notes.append(f"missing {notebook}.ipynb: its cells score 0")
     return submission
 
 
 def _report_unreadable(path: Path, submission: Submission) -> bool:
     reason = _readable(path)
     if reason:
-        submission.problems.append(f"unreadable {path.name}: {reason}; its cells score 0")
+        submission.notes.append(f"unreadable {path.name}: {reason}; its cells score 0")
     return reason is not None
 
 
 def ingest(source: Path, scratch: Path) -> list[Submission]:
-    """Submissions from a Moodle zip, a folder of Moodle folders, or nbgrader's ``<student>/ps3/`` layout."""
+    """Submissions from a Moodle zip, a folder of Moodle folders, or nbgrader's ``<student>/<assignment>/``
+    layout."""
     source, scratch = Path(source).resolve(), Path(scratch).resolve()
     scratch.mkdir(parents=True, exist_ok=True)
     if source.is_file():
@@ -151,11 +165,11 @@ def ingest(source: Path, scratch: Path) -> list[Submission]:
             student_id, name = moodle.group("id"), moodle.group("name")
         else:
             student_id, name = folder.name, folder.name
-            if (folder / "ps3").is_dir():
-                folder = folder / "ps3"  # nbgrader's submitted/<student>/<assignment>/ layout
+            if (folder / ASSIGNMENT).is_dir():
+                folder = folder / ASSIGNMENT  # nbgrader's submitted/<student>/<assignment>/ layout
         submissions.append(collect(folder, student_id, name, scratch))
     ids = [s.student_id for s in submissions]
     for submission in submissions:
         if ids.count(submission.student_id) > 1:
-            submission.problems.append(f"student id {submission.student_id} appears more than once")
+            submission.notes.append(f"student id {submission.student_id} appears more than once")
     return submissions

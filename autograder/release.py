@@ -14,11 +14,8 @@ from __future__ import annotations
 import ast
 import filecmp
 import importlib
-import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -26,15 +23,10 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = "ps3"
-NOT_COURSE_FILES = ("__pycache__", "*.pyc", ".ipynb_checkpoints")  # left out whenever the course is copied
+from .course import ASSIGNMENT, ROOT, copy_course, generate_assignment, release_dir, source_dir
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 DEF = re.compile(r"^(\s*)def (\w+)\(")
-
-
-def source_dir(root: Path = ROOT) -> Path:
-    return root / "source" / ASSIGNMENT
 
 
 def reference_body(module_name: str, function: str) -> str:
@@ -117,38 +109,15 @@ def build(root: Path = ROOT, check: bool = False) -> list[str]:
     return changed
 
 
-def tool_environment() -> dict:
-    """This environment with the interpreter's bin folder first on PATH: nbgrader runs ``alembic`` by name."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-def copy_course(root: Path, dest: Path) -> Path:
-    """``dest`` as a course directory: ``root``'s nbgrader_config.py and source, without NOT_COURSE_FILES."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(root / "nbgrader_config.py", dest)
-    shutil.copytree(source_dir(root), dest / "source" / ASSIGNMENT, ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
-    return dest
-
-
-def generate_release(root: Path, release_root: Path | None = None) -> Path:
+def generate_release(root: Path) -> Path:
     """Run ``nbgrader generate_assignment`` in a scratch course directory; return its release folder.
 
     Working on a copy keeps the gradebook and nbgrader's other by-products out of ``root``.
     """
-    scratch = copy_course(root, Path(tempfile.mkdtemp(prefix="ps3-release-")))
-    result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force",
-         f"--db=sqlite:///{scratch / 'gradebook.db'}"],
-        cwd=scratch, capture_output=True, text=True, env=tool_environment(),
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.stdout}\n{result.stderr}")
-    return scratch / "release" / ASSIGNMENT
+    return generate_assignment(copy_course(root, Path(tempfile.mkdtemp(prefix="ps3-release-"))))
 
 
-def _differences(fresh: Path, committed: Path, prefix: str = "release/ps3/") -> list[str]:
+def _differences(fresh: Path, committed: Path, prefix: str = f"release/{ASSIGNMENT}/") -> list[str]:
     """Files that differ between a fresh build and the committed release, by path."""
     if not committed.exists():
         return [f"missing: {prefix}"]
@@ -167,7 +136,7 @@ def release(root: Path = ROOT, check: bool = False) -> list[str]:
         return problems  # the release would be built from stale notebooks: report that first
     fresh = generate_release(root)
     try:
-        target = root / "release" / ASSIGNMENT
+        target = release_dir(root)
         if check:
             problems += _differences(fresh, target)
         else:

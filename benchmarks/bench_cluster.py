@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.examples import EXAMPLES  # noqa: E402
-from autograder.loopback import DaskCluster, PostgresServer  # noqa: E402
-from autograder.release import tool_environment  # noqa: E402
+from autograder.testing.examples import EXAMPLES  # noqa: E402
+from autograder.testing.loopback import DaskCluster, PostgresServer  # noqa: E402
+from autograder.course import tool_environment  # noqa: E402
 from mnist_lab.data import default_root  # noqa: E402
 
 

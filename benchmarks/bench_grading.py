@@ -14,8 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.examples import EXAMPLES
-from autograder.runner import Options, grade_batch
+from autograder.batch import grade_batch
+from autograder.options import BatchOptions, Limits
+from autograder.testing.examples import EXAMPLES
 
 
 def batch(n: int, root: Path) -> Path:
@@ -25,7 +26,7 @@ def batch(n: int, root: Path) -> Path:
     return source
 
 
-def measure(source: Path, out: Path, options: Options) -> dict:
+def measure(source: Path, out: Path, options: BatchOptions) -> dict:
     start = time.perf_counter()
     results = grade_batch(source, out, options)
     wall = time.perf_counter() - start
@@ -43,18 +44,16 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     rows = []
+    limits = Limits(device=args.device, memory_limit_mb=args.memory_limit_mb)
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp)
         rows.append({"case": "one submission", **measure(batch(1, root), root / "out-1",
-                                                         Options(device=args.device, workers=1, progress=False,
-                                                                 memory_limit_mb=args.memory_limit_mb))})
+                                                         BatchOptions(limits, workers=1, progress=False))})
         source = batch(args.batch, root)
         for workers in args.workers:
             rows.append({"case": f"batch of {args.batch}", **measure(
-                source, root / f"out-{args.batch}-{workers}", Options(device=args.device, workers=workers,
-                                                                      progress=False,
-                                                                      memory_limit_mb=args.memory_limit_mb))})
-    device = Options(device=args.device).resolved_device()
+                source, root / f"out-{args.batch}-{workers}", BatchOptions(limits, workers=workers, progress=False))})
+    device = limits.resolved_device()
     print(f"device: {device}")
     print(f"{'case':<16} {'workers':>7} {'wall s':>8} {'s/submission':>13} {'per minute':>11}")
     for r in rows:

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
 from mnist_lab import TrainConfig, lab_data, resolve_device, run_budget_experiment
-from mnist_lab.data import MNIST_MD5, _find, default_root, load_mnist
+from mnist_lab.data import MNIST_MD5, default_root, find_idx_file, load_mnist
 from mnist_lab.experiment import BUDGETS
 from mnist_lab.train import MNIST_MEAN, MNIST_STD, default_threads, subset_indices
 from solutions.problem5 import build_cnn, epochs_for, make_augmentation
@@ -40,7 +40,7 @@ def torchvision_root(tmp: Path) -> Path:
     raw = tmp / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in MNIST_MD5:
-        src = _find(default_root(), name)
+        src = find_idx_file(default_root(), name)
         if src.suffix == ".gz":
             with gzip.open(src) as inp, open(raw / name, "wb") as out:
                 shutil.copyfileobj(inp, out)

@@ -23,7 +23,6 @@ the message must name the mistake, a fragment of that message. The rules the exp
 from __future__ import annotations
 
 import argparse
-import functools
 import io
 import re
 import textwrap
@@ -33,26 +32,17 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-RELEASE = ROOT / "release" / "ps3"
-SOURCE = ROOT / "source" / "ps3"
-NOTEBOOKS = ("problem5", "problem6", "problem7")
+from autograder.cells import CELLS, JUDGED
+from autograder.course import NOTEBOOKS, release_dir, source_dir
+
+RELEASE = release_dir()
+SOURCE = source_dir()
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 WRITTEN_STUB = "YOUR ANSWER HERE"
 
 # The answer cell each automatically graded test cell judges (the rules charge every mistake to one cell).
-TESTED = {"p5a_tests": "build_cnn", "p5b_tests": "epochs_for", "p5c_tests": "make_augmentation",
-          "p6_delta_output_tests": "delta_output", "p6_delta_pool_tests": "delta_pool",
-          "p6_delta_conv_tests": "delta_conv", "p6_grad_conv_weight_tests": "grad_conv_weight",
-          "p6_grad_conv_bias_tests": "grad_conv_bias", "p6_backward_tests": "conv_net_backward",
-          "p7_gradient_tests": "relu_chain_gradient", "p7_stability_tests": "gradient_is_stable",
-          "p7_activation_tests": "activations"}
-SHORT = {"p5a_tests": "5a", "p5b_tests": "5b", "p5c_tests": "5c", "p6_delta_output_tests": "6 delta_output",
-         "p6_delta_pool_tests": "6 delta_pool", "p6_delta_conv_tests": "6 delta_conv",
-         "p6_grad_conv_weight_tests": "6 grad_w", "p6_grad_conv_bias_tests": "6 grad_b",
-         "p6_backward_tests": "6 backward", "p7_gradient_tests": "7 gradient", "p7_stability_tests": "7 stable",
-         "p7_activation_tests": "7 activations", "p5b_answer": "5b written", "p5c_answer": "5c written",
-         "p6_answer": "6 written", "p7b_answer": "7b written"}
+TESTED = {cell.grade_id: cell.answer for cell in JUDGED}  # test cell -> the answer cell it tests
+SHORT = {cell.grade_id: cell.label for cell in CELLS}
 
 
 @dataclass(frozen=True)
@@ -1192,16 +1182,10 @@ class Expect:
     says: str = ""  # a fragment the grader's message must contain
 
 
-@functools.cache
 def graded_cells() -> dict[str, tuple[str, float, bool]]:
-    """grade id -> (notebook, points, automatic) of every graded cell of the assignment (source notebooks)."""
-    cells = {}
-    for name in NOTEBOOKS:
-        for cell in nbformat.read(SOURCE / f"{name}.ipynb", as_version=4).cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if meta.get("grade"):
-                cells[meta["grade_id"]] = (name, float(meta["points"]), not meta.get("solution", False))
-    return cells
+    """grade id -> (notebook, points, automatic) of every graded cell of the assignment (autograder/cells.py, which a
+    test keeps equal to the gradebook nbgrader generates from the source notebooks)."""
+    return {cell.grade_id: (cell.notebook, float(cell.points), not cell.written) for cell in CELLS}
 
 
 def expected(student: Student, notebooks=NOTEBOOKS) -> dict[str, Expect]:

@@ -14,12 +14,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def examples(tmp_path_factory):
     """The example submissions graded by a local batch: (out folder, student -> SubmissionResult)."""
-    from autograder.examples import EXAMPLES
-    from autograder.runner import Options, grade_batch
-    from helpers import FAST
+    from autograder.batch import grade_batch
+    from autograder.testing.examples import EXAMPLES
+    from helpers import fast
 
     out = tmp_path_factory.mktemp("graded-examples")
-    return out, {r.student_id: r for r in grade_batch(EXAMPLES, out, Options(**FAST))}
+    return out, {r.student_id: r for r in grade_batch(EXAMPLES, out, fast())}
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def collect_and_judge(tmp_path, monkeypatch):
 
     ``collect_and_judge(grade_id, lambda handin: handin.network(grade_id, build_cnn), ...)`` returns the
     CellVerdict; an in-kernel check failing in a collector is ignored (the clean verdict is what counts)."""
-    from autograder.verdicts import judge_cell
+    from autograder.judge.verdicts import judge_cell
     from mnist_lab import handin
 
     monkeypatch.setenv(handin.HANDIN_DIR_ENV, str(tmp_path))

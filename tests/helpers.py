@@ -1,6 +1,13 @@
 """Shared by the grading tests: the options of a quick batch, and a batch's grades as a comparable table."""
 
-FAST = dict(workers=2, cell_timeout=60, progress=False)  # the looping example stops after 60 s
+from autograder.options import BatchOptions, Limits
+
+FAST_LIMITS = Limits(cell_timeout=60)  # the looping example stops after 60 s
+
+
+def fast(**batch) -> BatchOptions:
+    """A quick batch: two workers, no progress bar, the short cell limit (plus ``batch``'s options)."""
+    return BatchOptions(**{"limits": FAST_LIMITS, "workers": 2, "progress": False, **batch})
 
 
 def grades_table(results) -> dict:
@@ -12,13 +19,14 @@ def grades_table(results) -> dict:
 
 def reference_batch(folder, students=("s1", "s2", "s3", "s4"), notebooks=("problem6", "problem7")):
     """``folder`` in nbgrader's layout: each student hands in the reference answers of ``notebooks``."""
-    from autograder.examples import EXAMPLES
+    from autograder.course import ASSIGNMENT
+    from autograder.testing.examples import EXAMPLES
 
     for student in students:
-        (folder / student / "ps3").mkdir(parents=True)
+        (folder / student / ASSIGNMENT).mkdir(parents=True)
         for name in notebooks:
-            (folder / student / "ps3" / f"{name}.ipynb").write_bytes(
-                (EXAMPLES / "reference" / "ps3" / f"{name}.ipynb").read_bytes())
+            (folder / student / ASSIGNMENT / f"{name}.ipynb").write_bytes(
+                (EXAMPLES / "reference" / ASSIGNMENT / f"{name}.ipynb").read_bytes())
     return folder
 
 

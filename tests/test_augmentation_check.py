@@ -7,7 +7,7 @@ import torchvision.transforms.functional as TF
 from torchvision import transforms as v1
 from torchvision.transforms import v2
 
-from autograder.checks import augmentation as check
+from autograder.judge.checks import augmentation as check
 from mnist_lab import handin
 from mnist_lab.augment import RandomRotateCrop, compile_augmentation
 from mnist_lab.handin import AUGMENT_DRAWS, augmentation_images, encode_array
@@ -18,7 +18,7 @@ BILINEAR = v1.InterpolationMode.BILINEAR
 
 def recorded(make_augmentation, tmp_path, monkeypatch) -> dict:
     """What the hidden test records for this augmentation (the in-kernel assertions aside)."""
-    from autograder.decode import read_record
+    from autograder.judge.decode import read_record
 
     monkeypatch.setenv(handin.HANDIN_DIR_ENV, str(tmp_path))
     monkeypatch.setenv(handin.SEED_ENV, str(SEED))
@@ -155,7 +155,8 @@ def visible_tests_of_p5c() -> str:
     """The code students see in the p5c_tests cell (the hidden block removed)."""
     import re
 
-    from autograder.release import source_dir, to_notebook
+    from autograder.course import source_dir
+    from autograder.release import to_notebook
 
     notebook = to_notebook((source_dir() / "problem5.pct.py").read_text(), "problem5")
     cell = next(c for c in notebook.cells if c.get("id") == "p5c_tests")

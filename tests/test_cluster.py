@@ -11,14 +11,17 @@ import time
 import psutil
 import pytest
 import torch
-from nbgrader.api import Gradebook
 
-from autograder import gradebook
-from autograder.cluster import ClusterError, CourseBundle, DaskExecutor
-from autograder.examples import EXAMPLES
-from autograder.loopback import DaskCluster, PostgresServer
-from autograder.runner import CellResult, Options, SubmissionResult, grade_batch
-from helpers import FAST, grades_table, kill_after_results, reference_batch
+from autograder.batch import grade_batch
+from autograder.course import (ASSIGNMENT, ROOT, CourseBundle, generated_course, open_gradebook, source_dir,
+                               tool_environment)
+from autograder.executors.cluster import ClusterError, DaskExecutor
+from autograder.options import Limits
+from autograder.outputs import gradebook
+from autograder.results import CellResult, SubmissionResult
+from autograder.testing.examples import EXAMPLES
+from autograder.testing.loopback import DaskCluster, PostgresServer
+from helpers import fast, grades_table, kill_after_results, reference_batch
 from mnist_lab.data import default_root
 
 WORKER_ENV = {"MNIST_DIR": str(default_root())}  # the verified loader on each worker (cached there)
@@ -33,9 +36,9 @@ def postgres():
 def _gradebook_rows(db_url: str) -> dict:
     """student -> (number of ps3 submission rows, {(notebook, cell): [auto scores of every grade row]})."""
     rows = {}
-    with Gradebook(db_url) as gb:
+    with open_gradebook(db_url) as gb:
         for student in gb.students:
-            submissions = [s for s in student.submissions if s.assignment.name == "ps3"]
+            submissions = [s for s in student.submissions if s.assignment.name == ASSIGNMENT]
             cells = {}
             for submission in submissions:
                 for notebook in submission.notebooks:
@@ -54,18 +57,6 @@ def _assert_recorded_exactly_once(db_url: str, results) -> None:
         assert cells == {(c.notebook, c.grade_id): [c.points] for c in result.cells}, result.student_id
 
 
-@pytest.mark.training
-def test_cluster_grades_the_examples_as_the_local_run_does(examples, postgres, tmp_path):
-    _, local = examples
-    with DaskCluster(workers=2, env=WORKER_ENV) as cluster:
-        results = grade_batch(EXAMPLES, tmp_path / "out",
-                              Options(**FAST, cluster=cluster.address, db_url=postgres.url))
-    assert grades_table(results) == grades_table(local.values())
-    assert all(r.contained == local[r.student_id].contained for r in results)
-    assert len({r.graded_on.split("(")[-1] for r in results}) == 2, "both workers should have taken submissions"
-    _assert_recorded_exactly_once(postgres.url, results)
-
-
 def _graded_by(process: psutil.Process) -> list[str]:
     """The request files of the grading processes below ``process`` (one per submission it is grading)."""
     found = []
@@ -75,20 +66,22 @@ def _graded_by(process: psutil.Process) -> list[str]:
                 command = child.cmdline()
             except psutil.Error:
                 continue
-            if "autograder.runner" in command:
+            if "autograder.submission.pipeline" in command:
                 found.append(command[-1])
     except psutil.NoSuchProcess:
         pass
     return found
 
 
-@pytest.mark.training
-def test_a_worker_killed_mid_batch_loses_no_grade_and_records_none_twice(examples, tmp_path):
+@pytest.mark.slow
+def test_the_cluster_grades_the_examples_as_the_local_run_does_even_when_a_worker_dies(examples, postgres, tmp_path):
+    """One cluster batch of the examples into PostgreSQL, a worker killed while its kernel runs: the same grades as
+    the local run, each recorded exactly once, the lost submission graded again by the surviving worker."""
     _, local = examples
-    with PostgresServer() as db, DaskCluster(workers=2, env=WORKER_ENV) as cluster:
+    with DaskCluster(workers=2, env=WORKER_ENV) as cluster:
         batch = {}
         thread = threading.Thread(target=lambda: batch.update(results=grade_batch(
-            EXAMPLES, tmp_path / "out", Options(**FAST, cluster=cluster.address, db_url=db.url))))
+            EXAMPLES, tmp_path / "out", fast(cluster=cluster.address, db_url=postgres.url))))
         thread.start()
         victim, survivor = psutil.Process(cluster.workers[1].pid), _address_of(cluster, 0)
         deadline = time.monotonic() + 300
@@ -101,8 +94,9 @@ def test_a_worker_killed_mid_batch_loses_no_grade_and_records_none_twice(example
         thread.join(timeout=1800)
         assert not thread.is_alive() and "results" in batch, "the batch did not finish"
         results = {r.student_id: r for r in batch["results"]}
-        assert grades_table(results.values()) == grades_table(local.values())
-        _assert_recorded_exactly_once(db.url, results.values())
+    assert grades_table(results.values()) == grades_table(local.values())
+    assert all(r.contained == local[r.student_id].contained for r in results.values())
+    _assert_recorded_exactly_once(postgres.url, results.values())
     # The submission the killed worker was grading was graded again, from the start, by the surviving worker.
     [lost] = [s for s in results if any(f"/{s}-" in r for r in requests)]
     assert results[lost].graded_on.endswith(f"({survivor})")
@@ -118,10 +112,9 @@ def _address_of(cluster: DaskCluster, index: int) -> str:
     return "gone"
 
 
+@pytest.mark.slow
 def test_a_restarted_client_loses_no_grade_and_records_none_twice(postgres, tmp_path):
     """The instructor's `grade --cluster` is killed after some results; running it again grades only the rest."""
-    from autograder.release import tool_environment
-
     source = reference_batch(tmp_path / "submissions")
     out, url = tmp_path / "out", postgres.create_database("restart")
     with DaskCluster(workers=2, env=WORKER_ENV) as cluster:
@@ -132,7 +125,7 @@ def test_a_restarted_client_loses_no_grade_and_records_none_twice(postgres, tmp_
         finished = kill_after_results(client, out / "results", 1)
         assert 1 <= len(finished) < 4
         regraded = []
-        results = grade_batch(source, out, Options(**FAST, cluster=cluster.address, db_url=url),
+        results = grade_batch(source, out, fast(cluster=cluster.address, db_url=url),
                               on_result=regraded.append)
     assert {r.student_id for r in regraded} == {"s1", "s2", "s3", "s4"} - finished.keys()
     assert {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.stem in finished} == finished
@@ -140,11 +133,10 @@ def test_a_restarted_client_loses_no_grade_and_records_none_twice(postgres, tmp_
     _assert_recorded_exactly_once(url, results)
 
 
+@pytest.mark.slow
 def test_a_batch_the_cluster_could_not_finish_says_so_and_the_next_run_grades_it(tmp_path):
     """The scheduler gives up on a task at its first lost worker (allowed-failures 0): the command exits with 3,
     names the submission, saves nothing for it, and the same command on a healthy cluster grades it."""
-    from autograder.release import tool_environment
-
     source = reference_batch(tmp_path / "submissions", ["s1"], ["problem7"])
     command = [sys.executable, "-m", "autograder", "grade", str(source), "--out", str(tmp_path / "out"),
                "--no-progress", "--cluster"]
@@ -168,6 +160,7 @@ def test_a_batch_the_cluster_could_not_finish_says_so_and_the_next_run_grades_it
     assert [p.stem for p in (tmp_path / "out" / "results").glob("*.json")] == ["s1"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_a_worker_offering_a_gpu_its_kernels_cannot_use_is_refused(tmp_path):
     """Worker-1 says it has a GPU but has none: the device check runs on it (and only on the GPU workers) and the
@@ -176,12 +169,13 @@ def test_a_worker_offering_a_gpu_its_kernels_cannot_use_is_refused(tmp_path):
     with DaskCluster(workers=2, env=WORKER_ENV, resources={1: "GPU=1"}) as cluster:
         liar, honest = _address_of(cluster, 1), _address_of(cluster, 0)
         with pytest.raises(ClusterError, match="cannot train on the device") as refusal:
-            grade_batch(source, tmp_path / "out", Options(**FAST, device="cuda", cluster=cluster.address))
+            grade_batch(source, tmp_path / "out", fast(limits=Limits(cell_timeout=60, device="cuda"), cluster=cluster.address))
     assert f"{liar}: --device cuda, but torch sees no CUDA device" in str(refusal.value)
     assert honest not in str(refusal.value)
     assert not list((tmp_path / "out" / "results").glob("*.json"))
 
 
+@pytest.mark.slow
 @pytest.mark.gpu
 def test_gpu_work_goes_only_to_workers_offering_a_gpu(tmp_path):
     """--device cuda marks every task with the worker resource GPU; only worker-1 offers it (both see the GPU)."""
@@ -189,37 +183,37 @@ def test_gpu_work_goes_only_to_workers_offering_a_gpu(tmp_path):
     with DaskCluster(workers=2, env=WORKER_ENV, resources={1: "GPU=1"}) as cluster:
         gpu_worker = _address_of(cluster, 1)
         [result] = grade_batch(source, tmp_path / "out",
-                               Options(**FAST, device="cuda", cluster=cluster.address))
+                               fast(limits=Limits(cell_timeout=60, device="cuda"), cluster=cluster.address))
     assert result.graded_on.endswith(f"({gpu_worker})") and result.device == "cuda"
     assert result.automatic_points == 3  # problem 7: gradient, stability, activations (the essay is pending)
 
 
+@pytest.mark.slow
 def test_gpu_work_without_gpu_workers_is_refused_before_anything_runs(tmp_path):
     with DaskCluster(workers=1, env=WORKER_ENV) as cluster:
         executor = DaskExecutor(cluster.address)
         try:
             with pytest.raises(ClusterError, match="no worker offers the resource GPU"):
-                executor.check(Options(device="cuda"))
-            assert executor.check(Options(device="cpu")) == {"127.0.0.1": 1}
-            assert executor.check(Options(device="auto")) == {"127.0.0.1": 1}  # the worker checks its own device
+                executor.check(Limits(device="cuda"))
+            assert executor.check(Limits(device="cpu")) == {"127.0.0.1": 1}
+            assert executor.check(Limits(device="auto")) == {"127.0.0.1": 1}  # the worker checks its own device
         finally:
             executor.close()
 
 
+@pytest.mark.slow
 def test_workers_with_other_grading_code_are_refused(tmp_path):
     import shutil
 
-    from autograder.release import ROOT
-
     edited = tmp_path / "elsewhere"  # a worker whose autograder differs by one comment line
     shutil.copytree(ROOT / "autograder", edited / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
-    with open(edited / "autograder" / "checks" / "problem6.py", "a") as fh:
+    with open(edited / "autograder" / "judge" / "checks" / "problem6.py", "a") as fh:
         fh.write("# edited on one worker\n")
     with DaskCluster(workers=1, env={**WORKER_ENV, "PYTHONPATH": str(edited)}) as cluster:
         executor = DaskExecutor(cluster.address)
         try:
             with pytest.raises(ClusterError, match="different grading code"):
-                executor.check(Options())
+                executor.check(Limits())
         finally:
             executor.close()
 
@@ -233,12 +227,12 @@ def test_course_bundle_carries_the_hidden_tests_and_unpacks_once(tmp_path):
     bundle = CourseBundle.build()
     with tarfile.open(fileobj=io.BytesIO(bundle.data)) as tar:
         names = tar.getnames()
-        hidden_tests = tar.extractfile("source/ps3/problem6.ipynb").read().decode()
-    assert "nbgrader_config.py" in names and "source/ps3/problem6.ipynb" in names
-    assert "source/ps3/mnist_lab/handin.py" in names and not any("__pycache__" in n for n in names)
+        hidden_tests = tar.extractfile(f"source/{ASSIGNMENT}/problem6.ipynb").read().decode()
+    assert "nbgrader_config.py" in names and f"source/{ASSIGNMENT}/problem6.ipynb" in names
+    assert f"source/{ASSIGNMENT}/mnist_lab/handin.py" in names and not any("__pycache__" in n for n in names)
     assert "BEGIN HIDDEN TESTS" in hidden_tests
     course = bundle.unpack(tmp_path / "course")
-    marker = course / "source" / "ps3" / "problem6.ipynb"
+    marker = source_dir(course) / "problem6.ipynb"
     os.utime(marker, (12345, 12345))
     bundle.unpack(tmp_path / "course")
     assert marker.stat().st_mtime == 12345  # not unpacked again
@@ -252,13 +246,11 @@ def test_course_bundle_carries_the_hidden_tests_and_unpacks_once(tmp_path):
 def test_course_bundle_leaves_out_what_a_course_copy_leaves_out(tmp_path):
     import shutil
 
-    from autograder.release import ROOT
-
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
-    shutil.copytree(ROOT / "source" / "ps3", tmp_path / "source" / "ps3")
+    shutil.copytree(source_dir(), source_dir(tmp_path))
     for junk in (".ipynb_checkpoints/problem6-checkpoint.ipynb", "mnist_lab/__pycache__/data.cpython-311.pyc"):
-        (tmp_path / "source" / "ps3" / junk).parent.mkdir(exist_ok=True)
-        (tmp_path / "source" / "ps3" / junk).write_text("{}")
+        (source_dir(tmp_path) / junk).parent.mkdir(exist_ok=True)
+        (source_dir(tmp_path) / junk).write_text("{}")
     assert CourseBundle.build(tmp_path).digest == CourseBundle.build().digest
 
 
@@ -268,11 +260,10 @@ def _result(student: str, points: float) -> SubmissionResult:
                                    CellResult("problem7", "p7b_answer", None, 1.0)])
 
 
+@pytest.mark.slow
 def test_recording_is_idempotent_in_postgresql(postgres, tmp_path):
-    from autograder.runner import _template
-
     url = postgres.create_database("idempotent")
-    gradebook.prepare(url, _template())
+    gradebook.prepare(url, generated_course())
     assert gradebook.missing(url, ["s1", "s2"]) == ["s1", "s2"]
     gradebook.record(url, _result("s1", 0.0))
     gradebook.record(url, _result("s1", 1.0))  # a retried task, or a restarted client, records again
@@ -283,14 +274,15 @@ def test_recording_is_idempotent_in_postgresql(postgres, tmp_path):
     assert gradebook.missing(url, ["s1", "s2"]) == ["s2"]
 
 
+@pytest.mark.slow
 def test_a_saved_result_missing_from_the_gradebook_is_recorded_again(tmp_path):
     """The batch was killed after saving a result but before the gradebook had it (or the gradebook was lost)."""
     source = reference_batch(tmp_path / "submissions", ["s1"], ["problem7"])
     out = tmp_path / "out"
-    [first] = grade_batch(source, out, Options(**FAST))
+    [first] = grade_batch(source, out, fast())
     (out / "gradebook.db").unlink()
     graded = []
-    [again] = grade_batch(source, out, Options(**FAST), on_result=graded.append)
+    [again] = grade_batch(source, out, fast(), on_result=graded.append)
     assert graded == [] and again.automatic_points == first.automatic_points == 3
     assert _gradebook_rows(f"sqlite:///{out / 'gradebook.db'}")["s1"][0] == 1
 
@@ -299,8 +291,6 @@ def test_the_slurm_and_kubernetes_examples_parse_and_offer_what_the_grader_uses(
     import ast
 
     import yaml
-
-    from autograder.release import ROOT
 
     folder = ROOT / "docs" / "cluster"
     slurm = (folder / "slurm_cluster.py").read_text()

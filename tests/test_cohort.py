@@ -39,7 +39,7 @@ def differences(results: dict, students=STUDENTS, notebooks=NOTEBOOKS) -> list[s
             rows.append(f"{s.name} ({s.pid}): no result")
             continue
         if result["status"] != "graded":
-            rows.append(f"{s.name} ({s.pid}): status {result['status']}, expected graded ({result['problems']})")
+            rows.append(f"{s.name} ({s.pid}): status {result['status']}, expected graded ({result['notes']})")
         cells = {c["grade_id"]: c for c in result["cells"]}
         for grade_id, want in expected(s, notebooks).items():
             got = cells.get(grade_id, {"points": "absent", "message": ""})
@@ -106,12 +106,12 @@ def test_the_moodle_zip_ingests_into_exactly_the_cohort(tmp_path):
     by_id = {s.student_id: s for s in submissions}
     for student in STUDENTS:
         got = by_id[str(student.pid)]
-        assert set(got.notebooks) == set(student.files), (student.name, got.problems)
+        assert set(got.notebooks) == set(student.files), (student.name, got.notes)
         for name, path in got.notebooks.items():  # nested folders and zips arrive intact
             assert path.read_text() == notebook(student, name), (student.name, name)
 
 
-@pytest.mark.training
+@pytest.mark.slow
 def test_the_cohort_gets_its_grades(tmp_path):
     """The whole cohort in one batch through `python -m autograder grade`, then the whole table at once."""
     archive = write_moodle_zip(tmp_path / "ps3-download-all.zip")

@@ -76,7 +76,7 @@ def test_real_mnist_is_verified_and_cached():
     assert np.bincount(data.test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     root = mnist_data.default_root()
     for name, md5 in MNIST_MD5.items():
-        path = mnist_data._find(root, name)
+        path = mnist_data.find_idx_file(root, name)
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         assert hashlib.md5(raw).hexdigest() == md5
     assert (root / mnist_data.CACHE_NAME).is_file()
@@ -86,7 +86,7 @@ def test_real_mnist_is_verified_and_cached():
 def test_disk_cache_is_rebuilt_when_a_raw_file_changes(tmp_path):
     root = mnist_data.default_root()
     for name in MNIST_MD5:
-        src = mnist_data._find(root, name)
+        src = mnist_data.find_idx_file(root, name)
         shutil.copy(src, tmp_path / src.name)
     first = mnist_data._load_uncached(tmp_path, download=False)
     assert (tmp_path / mnist_data.CACHE_NAME).is_file()
@@ -103,7 +103,7 @@ def test_disk_cache_is_rebuilt_when_a_raw_file_changes(tmp_path):
 def test_damaged_cache_falls_back_to_verified_files(tmp_path):
     root = mnist_data.default_root()
     for name in MNIST_MD5:
-        src = mnist_data._find(root, name)
+        src = mnist_data.find_idx_file(root, name)
         shutil.copy(src, tmp_path / src.name)
     (tmp_path / mnist_data.CACHE_NAME).write_bytes(b"not an npz")
     data = mnist_data._load_uncached(tmp_path, download=False)

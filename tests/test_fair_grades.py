@@ -49,6 +49,7 @@ def test_the_lab_keeps_a_speed_up_only_where_it_leaves_the_logits_unchanged():
     assert all(p.is_contiguous() for p in view_net.parameters())  # left as written
 
 
+@pytest.mark.slow
 def test_the_lab_trains_a_view_network_on_cpu_the_same_way_twice():
     config = TrainConfig(device="cpu", progress=False)
     results = []
@@ -79,7 +80,7 @@ def judged_parts(collect_and_judge, builder, augmentation=make_augmentation):
     return part_a, part_b, part_c
 
 
-@pytest.mark.training
+@pytest.mark.slow
 @pytest.mark.parametrize("builder, message", [
     (four_hundred, "leaves 400 values"),
     (no_padding, "fails on a batch of 24x24 images"),
@@ -92,7 +93,7 @@ def test_a_network_problem_costs_part_a_only(collect_and_judge, builder, message
     assert part_c.passed, part_c.message
 
 
-@pytest.mark.training
+@pytest.mark.slow
 def test_a_valid_network_of_other_layers_is_rebuilt_and_graded(collect_and_judge):
     # PReLU, batch norm, Dropout, reshape (bn_dropout_8x8); Dropout2d and dropout (heavy_dropout)
     for name in ("bn_dropout_8x8", "heavy_dropout"):
@@ -101,12 +102,12 @@ def test_a_valid_network_of_other_layers_is_rebuilt_and_graded(collect_and_judge
         assert part_a.passed, (name, part_a.message)
 
 
-@pytest.mark.training
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HARDEST)
 def test_the_hardest_valid_networks_pass_on_seeds_0_to_4(name):
     """The lowest run of each of the family's hardest members, on every seed of the measurement, trained by the lab
     and judged by the grader's own rebuild and evaluation."""
-    from autograder.checks.problem5 import check_training
+    from autograder.judge.checks.problem5 import check_training
 
     condition, budget = LOWEST_RUN[name]
     size = 24 if condition == "augmented" else 28

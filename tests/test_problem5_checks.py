@@ -109,10 +109,10 @@ def test_other_faithful_augmentations_pass(collect_and_judge, transform):
     assert verdict.message.startswith("no augmented network trained"), verdict.message  # the augmentation passed
 
 
-@pytest.mark.training
+@pytest.mark.slow
 def test_other_correct_network_trains_above_the_floor_and_a_broken_one_does_not(collect_and_judge):
-    from autograder.checks import problem5 as check
-    from autograder.decode import read_record
+    from autograder.judge.checks import problem5 as check
+    from autograder.judge.decode import read_record
 
     def trained(builder, augmentation, condition):
         collect_and_judge("p5a_tests", lambda h: h.training("p5a_tests", builder, augmentation, condition, (10000,)))
@@ -125,7 +125,7 @@ def test_other_correct_network_trains_above_the_floor_and_a_broken_one_does_not(
         check.check_training(trained(IgnoresItsInput, None, "plain"), "plain", (10000,))
 
 
-@pytest.mark.training
+@pytest.mark.slow
 def test_identical_runs_are_trained_once_per_process():
     config = TrainConfig(progress=False)
     kwargs = dict(budgets=(2560,), seeds=(5,), conditions=("plain",), config=config)

@@ -1,4 +1,4 @@
-"""The red-team suite: adversarial submissions (autograder/redteam.py) graded in one batch beside an honest student.
+"""The red-team suite: adversarial submissions (autograder/testing/redteam.py) graded in one batch beside an honest student.
 
 Every attack must get exactly its expected points and message; none may change the honest student's grade, the
 gradebook or files outside its own folder, and nothing it started may outlive the batch.
@@ -8,14 +8,15 @@ import shutil
 
 import psutil
 import pytest
-from nbgrader.api import Gradebook
 
-from autograder import sandbox
-from autograder.examples import EXAMPLES
-from autograder.redteam import ATTACKS, build
-from autograder.runner import Options, grade_batch
+from autograder.isolation import sandbox
+from autograder.batch import grade_batch
+from autograder.course import ASSIGNMENT, open_gradebook
+from autograder.testing.examples import EXAMPLES
+from autograder.testing.redteam import ATTACKS, build
+from helpers import fast
 
-pytestmark = [pytest.mark.training,
+pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sandbox.available(), reason="containment needs root and namespaces")]
 
 
@@ -26,8 +27,7 @@ def graded(tmp_path_factory):
     shutil.copytree(EXAMPLES / "reference", submissions / "honest")
     (submissions / "honest" / "canary.txt").write_text("untouched")
     out = tmp_path_factory.mktemp("redteam-graded")
-    results = {r.student_id: r for r in grade_batch(submissions, out, Options(workers=2, cell_timeout=60,
-                                                                               progress=False))}
+    results = {r.student_id: r for r in grade_batch(submissions, out, fast())}
     return submissions, out, results
 
 
@@ -38,7 +38,7 @@ def test_there_are_at_least_twenty_attacks():
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_attack_gets_its_expected_score_and_message(graded, name):
     attack, result = ATTACKS[name], graded[2][name]
-    texts = [c.message for c in result.cells] + result.problems + result.review
+    texts = [c.message for c in result.cells] + result.notes + result.review
     cells = [(c.grade_id, c.points, c.message) for c in result.cells]
     assert result.automatic_points == attack.automatic, (name, cells)
     if attack.message:
@@ -52,7 +52,7 @@ def test_honest_student_and_shared_files_are_untouched(graded):
     honest = results["honest"]
     assert (honest.automatic_points, honest.pending_points, honest.status, honest.review) == (12.5, 3.5, "graded", [])
     assert (submissions / "honest" / "canary.txt").read_text() == "untouched"
-    assert not (submissions / "honest" / "ps3" / "canary.txt").exists()
+    assert not (submissions / "honest" / ASSIGNMENT / "canary.txt").exists()
     assert not (out / "results" / "canary.txt").exists()
     for name in ("/tmp/left-behind.txt", "/var/tmp/left-behind.txt", "/dev/shm/left-behind.txt"):
         assert not shutil.os.path.exists(name), f"a submission wrote {name} on the grading machine"
@@ -60,9 +60,9 @@ def test_honest_student_and_shared_files_are_untouched(graded):
 
 def test_gradebook_holds_exactly_the_clean_grades(graded):
     _, out, results = graded
-    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+    with open_gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         for student, result in results.items():
-            submission = gb.find_submission("ps3", student)
+            submission = gb.find_submission(ASSIGNMENT, student)
             recorded = sum(g.auto_score or 0 for nb in submission.notebooks for g in nb.grades)
             assert recorded == pytest.approx(result.automatic_points), student
             assert all((g.auto_score or 0) <= g.max_score for nb in submission.notebooks for g in nb.grades), student

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from autograder.checks.problem6 import torch_gradients
+from autograder.judge.checks.problem6 import torch_gradients
 from mnist_lab.handin import random_network
 from mnist_lab.notation import K, N_CONV, N_IN, N_OUT, N_POOL, dC_da4, relu_w, relu_z
 from mnist_lab import notation as nt
@@ -39,6 +39,7 @@ def tiny_network():
     return dict(a0=a0, w=w, b=b, z1=z1, z3=z3, a2=a2, cost=cost, point=point, y=y)
 
 
+@pytest.mark.slow
 def test_backprop_equations_match_sympy_differentiation(tiny_network):
     net = tiny_network
     point = net["point"]

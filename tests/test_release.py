@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from autograder import release
-from autograder.release import ROOT, source_dir, tool_environment
+from autograder.course import ROOT, release_dir, source_dir, tool_environment
 
 NOTEBOOKS = ("problem5", "problem6", "problem7")
 
@@ -22,14 +22,14 @@ def test_drift_in_a_solution_region_is_detected(tmp_path):
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
     shutil.copytree(ROOT / "source", tmp_path / "source")
     shutil.copytree(ROOT / "release", tmp_path / "release")
-    pct = tmp_path / "source" / "ps3" / "problem7.pct.py"
+    pct = source_dir(tmp_path) / "problem7.pct.py"
     pct.write_text(pct.read_text().replace("return all(zi > 0 for zi in z)", "return all(zi >= 0 for zi in z)"))
     # solutions/ is the truth: the edited region is reported (its notebook would be rebuilt from the reference)
     assert release.release(tmp_path, check=True) == ["out of date: source/ps3/problem7.pct.py"]
 
 
 def test_release_has_no_solutions_no_hidden_tests_and_ships_the_lab():
-    folder = ROOT / "release" / "ps3"
+    folder = release_dir()
     for name in NOTEBOOKS:
         text = (folder / f"{name}.ipynb").read_text()
         for secret in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "autograder", "nn.Conv2d(1, 8", "Heaviside(z1)"):
@@ -47,7 +47,7 @@ def test_source_notebooks_have_no_outputs():
 
 def filled_in(name: str, destination):
     """The release notebook with every solution cell answered as the reference does (a diligent student)."""
-    student = nbformat.read(ROOT / "release" / "ps3" / f"{name}.ipynb", as_version=4)
+    student = nbformat.read(release_dir() / f"{name}.ipynb", as_version=4)
     answers = {c.id: c.source for c in nbformat.read(source_dir() / f"{name}.ipynb", as_version=4).cells}
     for cell in student.cells:
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
@@ -62,15 +62,17 @@ def validate(path):
                           env=tool_environment(), cwd=path.parent, timeout=900)
 
 
-@pytest.mark.parametrize("name", ["problem6", "problem7", pytest.param("problem5", marks=pytest.mark.training)])
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["problem6", "problem7", "problem5"])
 def test_filled_in_release_notebook_passes_nbgrader_validate(tmp_path, name):
     result = validate(filled_in(name, tmp_path))
     assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_untouched_release_notebook_fails_validate_with_the_stub_error(tmp_path):
     path = tmp_path / "problem7.ipynb"
-    shutil.copy(ROOT / "release" / "ps3" / "problem7.ipynb", path)
+    shutil.copy(release_dir() / "problem7.ipynb", path)
     result = validate(path)
     assert "Success!" not in result.stdout and "NotImplementedError" in result.stdout + result.stderr
 
@@ -79,6 +81,6 @@ def test_drift_in_the_shipped_lab_is_detected(tmp_path):
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
     shutil.copytree(ROOT / "source", tmp_path / "source")
     shutil.copytree(ROOT / "release", tmp_path / "release")
-    shipped = tmp_path / "release" / "ps3" / "mnist_lab" / "train.py"
+    shipped = release_dir(tmp_path) / "mnist_lab" / "train.py"
     shipped.write_text(shipped.read_text() + "\n# edited by hand\n")
     assert release.release(tmp_path, check=True) == ["differs: release/ps3/mnist_lab/train.py"]

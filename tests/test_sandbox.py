@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import sandbox
-from autograder.decode import HandinError, decode_array, read_record
-from autograder.release import ROOT
+from autograder.isolation import sandbox
+from autograder.judge.decode import HandinError, decode_array, read_record
+from autograder.course import ROOT
 from mnist_lab.handin import encode_array
 
 needs_sandbox = pytest.mark.skipif(not sandbox.available(), reason="containment needs root and namespaces")
@@ -112,10 +112,9 @@ def test_the_grading_policy_hides_the_grader_and_the_references_wherever_install
     """site-packages is exposed with the rest of Python: a non-editable install must not expose the references."""
     import autograder
     import solutions
-    from autograder.runner import _sandbox_policy
+    from autograder.isolation.containment import grading_policy
 
-    policy = _sandbox_policy({"out": str(tmp_path / "out"), "source": str(tmp_path / "given")},
-                             tmp_path / "work", tmp_path / "runtime")
+    policy = grading_policy(tmp_path / "work", tmp_path / "runtime", [str(tmp_path / "out"), str(tmp_path / "given")])
     for hidden in (Path(autograder.__file__).parent, Path(solutions.__file__).parent, ROOT, tmp_path / "out",
                    tmp_path / "given"):
         assert str(hidden) in policy.hide

@@ -3,8 +3,8 @@
 import nbformat
 import pytest
 
-from autograder.release import ROOT, source_dir
-from autograder.sanitize import repair
+from autograder.course import release_dir, source_dir
+from autograder.submission.sanitize import repair
 
 
 def grade_id(cell):
@@ -13,7 +13,7 @@ def grade_id(cell):
 
 @pytest.fixture
 def release():
-    return nbformat.read(ROOT / "release" / "ps3" / "problem7.ipynb", as_version=4)
+    return nbformat.read(release_dir() / "problem7.ipynb", as_version=4)
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import pytest
 import sympy as sp
 
-from autograder.checks import problem6 as check6
-from autograder.checks import problem7 as check7
-from autograder.symbolic import check_expression, Sampler
+from autograder.judge.checks import problem6 as check6
+from autograder.judge.checks import problem7 as check7
+from autograder.judge.symbolic import check_expression, Sampler
 from mnist_lab.handin import P6_INDICES
 from mnist_lab.notation import N_CONV, N_OUT, PROBLEM7, K
 from solutions import problem7 as ref7

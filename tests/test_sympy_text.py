@@ -4,7 +4,7 @@ not plain sympy data is refused without being run."""
 import pytest
 import sympy as sp
 
-from autograder.sympy_text import MAX_CHARS, MAX_DERIVATIVE_ORDER, SympyTextError, parse_srepr
+from autograder.judge.sympy_text import MAX_CHARS, MAX_DERIVATIVE_ORDER, SympyTextError, parse_srepr
 from mnist_lab.handin import P6_INDICES
 from mnist_lab import notation as nt
 from mnist_lab.notation import dC_da4, relu_w, relu_z
@@ -94,7 +94,7 @@ def test_a_slow_answer_costs_its_cell_within_the_time_limit(tmp_path, monkeypatc
     import json
     import time
 
-    from autograder import verdicts
+    from autograder.judge import verdicts
 
     k = sp.Symbol("k")
     slow = sp.Sum(sp.Function("sigma_prime")(sp.IndexedBase("z3")[0] * k), (k, 0, 10**9))

@@ -9,7 +9,7 @@ from mnist_lab import TrainConfig, run_budget_experiment, train_model
 from mnist_lab.train import subset_indices
 from solutions.problem5 import build_cnn, make_augmentation
 
-pytestmark = pytest.mark.training
+pytestmark = pytest.mark.slow
 QUICK = TrainConfig(progress=False, device="cpu")
 
 

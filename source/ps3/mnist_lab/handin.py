@@ -5,7 +5,7 @@ anything they call. So the tests here only *collect* what the answers produce, o
 the grader chose (``PS3_HANDIN_SEED``), and write it as plain JSON to ``PS3_HANDIN_DIR``: sympy answers as
 ``srepr`` text, numbers and arrays as base64 bytes with dtype and shape (never pickle), trained networks as
 a graph of the core ATen operations of their forward pass plus their weights (``netgraph``). The grader
-(autograder/verdicts.py) re-computes every verdict from these files in a clean process; nothing a submission
+(autograder/judge/verdicts.py) re-computes every verdict from these files in a clean process; nothing a submission
 does in its own kernel can change how they are judged. The in-kernel checks below use no reference answers (none are reachable
 from the kernel): they give a first result, which the grader compares with its own.
 

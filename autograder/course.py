@@ -1,0 +1,154 @@
+"""The course as files: where it lives, what the assignment is called, and the nbgrader course directories made
+from it (a copy for the release, a bundle for cluster workers, the generated course every submission is graded
+in, cached once per course version and machine).
+
+Everything here is about the course's files; what its graded cells are worth is in ``cells.py``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository: an nbgrader course directory
+ASSIGNMENT = "ps3"
+NOTEBOOKS = ("problem5", "problem6", "problem7")
+NOT_COURSE_FILES = ("__pycache__", "*.pyc", ".ipynb_checkpoints")  # left out whenever the course is copied
+# Generated course directories (with the hidden tests), one per course version: hidden from the kernels.
+COURSE_CACHE = Path.home() / ".cache" / "smdl-ps3" / "courses"
+FIXED_MTIME = 1_577_836_800  # 2020-01-01: every file of a bundle gets this time, so equal courses give equal bytes
+
+
+def source_dir(root: Path = ROOT) -> Path:
+    return root / "source" / ASSIGNMENT
+
+
+def release_dir(root: Path = ROOT) -> Path:
+    return root / "release" / ASSIGNMENT
+
+
+def _with_tools(path: str) -> str:
+    """``path`` (a PATH value) with this interpreter's bin folder first: nbgrader runs ``alembic`` by name, and the
+    virtual environment need not be activated."""
+    tools = str(Path(sys.executable).parent)
+    return path if path.split(os.pathsep)[0] == tools else os.pathsep.join([tools, path])
+
+
+def tool_environment() -> dict:
+    """This environment, for nbgrader and the other programs the grader starts (see _with_tools)."""
+    return {**os.environ, "PATH": _with_tools(os.environ.get("PATH", ""))}
+
+
+def open_gradebook(db_url: str):
+    """nbgrader's Gradebook at ``db_url`` (a context manager). It runs the ``alembic`` command by name to check its
+    schema, so this interpreter's bin folder is put on this process's PATH first (the virtual environment need not
+    be activated)."""
+    from nbgrader.api import Gradebook
+
+    os.environ["PATH"] = _with_tools(os.environ.get("PATH", ""))
+    return Gradebook(db_url)
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader command failed; the message holds the end of its output."""
+
+
+def run_nbgrader(course: Path, *args: str, db_url: str | None = None, env: dict | None = None,
+                 timeout: float | None = None) -> subprocess.CompletedProcess:
+    """``nbgrader ARGS`` in the course directory ``course`` (its gradebook by default, or ``db_url``)."""
+    db_url = db_url or f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--db={db_url}"], cwd=course,
+                            capture_output=True, text=True, env={**tool_environment(), **(env or {})},
+                            timeout=timeout)
+    if result.returncode != 0:
+        raise NbgraderError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def generate_assignment(course: Path, db_url: str | None = None) -> Path:
+    """``nbgrader generate_assignment`` in ``course``: the release folder, and the assignment in the gradebook."""
+    run_nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", db_url=db_url)
+    return release_dir(course)
+
+
+def copy_course(root: Path, dest: Path) -> Path:
+    """``dest`` as a course directory: ``root``'s nbgrader_config.py and source, without NOT_COURSE_FILES."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(root / "nbgrader_config.py", dest)
+    shutil.copytree(source_dir(root), source_dir(dest), ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
+    return dest
+
+
+@dataclass(frozen=True)
+class CourseBundle:
+    """The course files graders need, as one tar.gz; ``digest`` names the course version."""
+
+    digest: str
+    data: bytes
+
+    @classmethod
+    def build(cls, root: Path = ROOT) -> "CourseBundle":
+        """The same course files always give the same bytes (no times or owners inside), hence the same digest."""
+        def clean(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+            if any(fnmatch.fnmatch(Path(info.name).name, pattern) for pattern in NOT_COURSE_FILES):
+                return None  # returning None for a folder leaves out everything in it
+            info.mtime, info.uid, info.gid, info.uname, info.gname = FIXED_MTIME, 0, 0, "", ""
+            return info
+
+        buffer = io.BytesIO()
+        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped, \
+                tarfile.open(fileobj=zipped, mode="w") as tar:
+            tar.add(root / "nbgrader_config.py", arcname="nbgrader_config.py", filter=clean)
+            tar.add(source_dir(root), arcname=f"source/{ASSIGNMENT}", filter=clean)
+        data = buffer.getvalue()
+        return cls(hashlib.sha256(data).hexdigest(), data)
+
+    def unpack(self, folder: Path) -> Path:
+        """The course root (``folder``), unpacked once; a half-unpacked copy from a killed worker is redone."""
+        done = folder / ".unpacked"
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            with tarfile.open(fileobj=io.BytesIO(self.data), mode="r:gz") as tar:
+                tar.extractall(folder, filter="data")
+            done.touch()
+        return folder
+
+
+def generated_course(root: Path = ROOT, cache: Path | None = None) -> Path:
+    """The course directory with the assignment generated from ``root`` (hidden tests and gradebook included),
+    which every submission is graded in a copy of. Generating takes seconds, so it is kept in ``cache`` under the
+    course's content digest and nbgrader's version: an unchanged course is generated once per machine (a new
+    batch, a grading server's next submission), a changed one (a mended hidden test) gets its own. A cached
+    course is never changed or removed (another grader may be copying it); only a whole one appears, by rename."""
+    import nbgrader
+
+    cache = cache or COURSE_CACHE
+    key = hashlib.sha256(f"{CourseBundle.build(root).digest} nbgrader {nbgrader.__version__}".encode()).hexdigest()
+    course = cache / f"{ASSIGNMENT}-{key[:16]}"
+    if (course / "gradebook.db").is_file():
+        return course
+    cache.mkdir(parents=True, exist_ok=True)
+    scratch = copy_course(root, Path(tempfile.mkdtemp(prefix="ps3-course-")))
+    staged = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache))
+    try:
+        generate_assignment(scratch)
+        shutil.copytree(scratch, staged, dirs_exist_ok=True)
+        os.rename(staged, course)  # whole or not at all, also when two graders make it at once
+    except OSError:
+        if not (course / "gradebook.db").is_file():
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(staged, ignore_errors=True)
+    return course

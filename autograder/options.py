@@ -1,0 +1,67 @@
+"""How to grade, as two frozen records: ``Limits`` travel with every submission (to a local grading process or a
+Dask worker); ``BatchOptions`` are the batch's alone (workers, regrading, the gradebook, the cluster).
+
+Core counting lives here too: the default number of workers and each kernel's training threads derive from it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+# Per-cell limits sized for full training (six runs, ~15 s alone on a 2-core CPU, ~2 s on a GPU) with room for a
+# slower machine and several workers sharing it.
+CELL_TIMEOUT = {"cpu": 600, "cuda": 120}
+CELLS_PER_SUBMISSION = 4  # a submission's time limit, in cells' worth, when none is given
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's or a Slurm job's share, not the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def default_workers() -> int:
+    """Submissions graded at once by default: half the cores (grading is CPU-bound; measured in the README)."""
+    return max(1, available_cores() // 2)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use. ``None`` timeouts are derived from the device."""
+
+    device: str = "auto"  # auto | cpu | cuda: where the students' networks train
+    cell_timeout: int | None = None  # seconds per notebook cell
+    time_limit: int | None = None  # seconds per submission, all notebooks together
+    memory_limit_mb: int = 6144  # address space for data (RLIMIT_DATA) of a submission's processes; 0: none
+    sandbox: bool = True  # run kernels in the sandbox where it is available (isolation/sandbox.py)
+
+    def resolved_device(self) -> str:
+        if self.device == "auto":
+            import torch  # heavy: only when the device is not given
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    def cell_seconds(self, device: str | None = None) -> int:
+        return self.cell_timeout or CELL_TIMEOUT[device or self.resolved_device()]
+
+    def submission_seconds(self, device: str | None = None) -> int:
+        return self.time_limit or CELLS_PER_SUBMISSION * self.cell_seconds(device)
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to grade a batch."""
+
+    limits: Limits = field(default_factory=Limits)
+    workers: int = 1  # submissions graded at once (on a cluster: each host's own worker threads decide)
+    force: bool = False  # regrade submissions whose files did not change
+    db_url: str | None = None  # the gradebook (default: sqlite in the output folder)
+    progress: bool = True
+    cluster: str | None = None  # a Dask scheduler's address: grade there, one task per submission
+
+    def threads_per_submission(self) -> int:
+        """Each kernel's training threads: this machine's cores shared by the submissions graded at once."""
+        return max(1, available_cores() // max(1, self.workers))

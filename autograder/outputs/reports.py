@@ -1,0 +1,119 @@
+"""Reports of a graded batch: grades.csv, a Moodle grading worksheet, Gradescope results, feedback pages, a table.
+
+Feedback shows each test cell's name, points and failure message, never the code of hidden tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..cells import CELLS, label
+from ..course import NOTEBOOKS
+from ..results import SubmissionResult
+
+MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
+                  "Grade can be changed", "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
+
+
+def _points(value) -> str:
+    return "pending" if value is None else f"{value:g}"
+
+
+def write_grades_csv(path: Path, results: list[SubmissionResult]) -> None:
+    cells = [cell.grade_id for cell in CELLS]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", "name", *(label(c) for c in cells),
+                         *(f"problem {name.removeprefix('problem')}" for name in NOTEBOOKS),
+                         "automatic total", "manual pending", "maximum", "status", "seconds", "notes", "review",
+                         "contained"])
+        for r in results:
+            by_id = {c.grade_id: c for c in r.cells}
+            per_problem = [r.points_of(name) for name in NOTEBOOKS]
+            writer.writerow([r.student_id, r.name, *(_points(by_id[c].points) if c in by_id else "" for c in cells),
+                             *(f"{p:g}" for p in per_problem), f"{r.automatic_points:g}", f"{r.pending_points:g}",
+                             f"{r.max_points:g}", r.status, f"{r.seconds:.1f}",
+                             "; ".join(r.notes), "; ".join(r.review), "yes" if r.contained else "no"])
+
+
+def write_moodle_worksheet(path: Path, results: list[SubmissionResult]) -> None:
+    """Moodle's "offline grading worksheet" columns; upload it under Assignment > Upload grading worksheet."""
+    now = datetime.now(timezone.utc).strftime("%A, %d %B %Y, %I:%M %p")
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, MOODLE_COLUMNS)
+        writer.writeheader()
+        for r in results:
+            pending = f" {r.pending_points:g} points of written answers are still to be graded by hand." \
+                if r.pending_points else ""
+            writer.writerow({
+                "Identifier": f"Participant {r.student_id}", "Full name": r.name, "Email address": "",
+                "Status": "Submitted for grading", "Grade": f"{r.automatic_points:.2f}",
+                "Maximum Grade": f"{r.max_points:.2f}", "Grade can be changed": "Yes",
+                "Last modified (submission)": "", "Last modified (grade)": now,
+                "Feedback comments": f"Automatic points: {r.automatic_points:g} ({r.status}).{pending}",
+            })
+
+
+def gradescope_results(result: SubmissionResult) -> dict:
+    """Gradescope's results.json: automatic cells as tests; written answers are left to manual grading there."""
+    tests = [{"name": f"{c.notebook}: {label(c.grade_id)}", "score": c.points, "max_score": c.max_points,
+              "status": "passed" if c.points == c.max_points else "failed", "output": c.message}
+             for c in result.cells if c.points is not None]
+    notes = list(result.notes)
+    if result.review:
+        notes.append("this submission will be looked at by a person: " + "; ".join(result.review))
+    if result.pending_points:
+        notes.append(f"{result.pending_points:g} points of written answers are graded by hand")
+    return {"score": result.automatic_points, "execution_time": round(result.seconds, 1),
+            "output": "\n".join(notes), "tests": tests}
+
+
+def feedback_html(result: SubmissionResult) -> str:
+    rows = []
+    for c in result.cells:
+        if c.points is None:
+            state, css = "graded by hand later", "pending"
+        elif c.points == c.max_points:
+            state, css = "passed", "passed"
+        else:
+            state, css = "failed", "failed"
+        rows.append(f"<tr class='{css}'><td>{html.escape(c.notebook)}</td><td>{html.escape(label(c.grade_id))}</td>"
+                    f"<td>{_points(c.points)} / {c.max_points:g}</td><td>{state}</td>"
+                    f"<td><pre>{html.escape(c.message)}</pre></td></tr>")
+    review = [f"A person will look at this submission: {'; '.join(result.review)}."] if result.review else []
+    notes = "".join(f"<li>{html.escape(p)}</li>" for p in result.notes + review)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Problem set 3: {html.escape(result.name)}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{border-bottom:1px solid #ddd;padding:.3em .6em;
+text-align:left;vertical-align:top}}pre{{white-space:pre-wrap;margin:0}}.passed td:nth-child(4){{color:#1a7f37}}
+.failed td:nth-child(4){{color:#cf222e}}.pending td:nth-child(4){{color:#9a6700}}</style></head><body>
+<h1>Problem set 3 — feedback for {html.escape(result.name)}</h1>
+<p>Automatic points: <b>{result.automatic_points:g}</b>; still to be graded by hand: {result.pending_points:g};
+status: {html.escape(result.status)}.</p>
+{f"<h2>About your files</h2><ul>{notes}</ul>" if notes else ""}
+<table><tr><th>notebook</th><th>part</th><th>points</th><th>result</th><th>message</th></tr>
+{"".join(rows)}</table></body></html>
+"""
+
+
+def summary_table(results: list[SubmissionResult]) -> str:
+    lines = [f"{'student':<24} {'name':<26} {'auto':>6} {'pending':>7} {'status':<10} {'time':>7}  review"]
+    for r in results:
+        lines.append(f"{r.student_id[:24]:<24} {r.name[:26]:<26} {r.automatic_points:>6g} {r.pending_points:>7g} "
+                     f"{r.status:<10} {r.seconds:>6.1f}s  {'yes' if r.review else ''}")
+    return "\n".join(lines)
+
+
+def write_all(out: Path, results: list[SubmissionResult]) -> None:
+    write_grades_csv(out / "grades.csv", results)
+    write_moodle_worksheet(out / "moodle_grading_worksheet.csv", results)
+    for r in results:
+        folder = out / "gradescope" / r.student_id
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "results.json").write_text(json.dumps(gradescope_results(r), indent=1))
+        (out / "feedback").mkdir(exist_ok=True)
+        (out / "feedback" / f"{r.student_id}.html").write_text(feedback_html(r), encoding="utf-8")

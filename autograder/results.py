@@ -1,0 +1,113 @@
+"""What grading produces: one result per cell and per submission, and the store that makes batches resumable.
+
+Glossary of a cell's outcomes, in the order they arise (each has one job):
+- ``judge.symbolic.Comparison``: one sympy answer compared with the reference (equal, or where and how not);
+- ``judge.verdicts.CellVerdict``: the grader's clean decision on one test cell, from what its hidden test recorded
+  (a cell may hold many comparisons);
+- ``submission.scratch.CellGrade``: what nbgrader's gradebook says of a cell after autograde (the in-kernel
+  score, or that a person must grade it);
+- ``CellResult`` (here): the cell's outcome as reported: the verdict's points and message, nbgrader's score kept
+  for comparison, ``None`` points for a written answer waiting for a person.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .cells import CELLS
+
+
+@dataclass
+class CellResult:
+    """One graded cell: its points, and what the student should read about it."""
+
+    notebook: str
+    grade_id: str
+    points: float | None  # None: waits for a person (manually graded answer)
+    max_points: float
+    message: str = ""  # why a test cell failed, from the grader's clean verdict (never test code)
+    kernel_points: float | None = None  # what the test scored inside the student's kernel, for comparison
+
+    @property
+    def pending(self) -> bool:
+        return self.points is None
+
+
+@dataclass
+class SubmissionResult:
+    """The outcome of grading one student."""
+
+    student_id: str
+    name: str
+    # graded | incomplete (cells stopped: time, crash, memory) | error (grading failed) | empty (nothing to grade)
+    # | unfinished (the cluster lost the task: not saved, the next run grades it)
+    status: str
+    cells: list[CellResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was odd about the files or the grading, for everyone
+    seconds: float = 0.0
+    digest: str = ""
+    device: str = ""
+    review: list[str] = field(default_factory=list)  # why a person should look at this submission (empty: no need)
+    contained: bool = True  # the kernels ran in the sandbox (False where it is unavailable: see the README)
+    graded_on: str = ""  # the machine (and Dask worker) that graded it
+
+    @property
+    def automatic_points(self) -> float:
+        return sum(c.points for c in self.cells if c.points is not None)
+
+    @property
+    def pending_points(self) -> float:
+        return sum(c.max_points for c in self.cells if c.points is None)
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.cells)
+
+    def points_of(self, notebook: str) -> float:
+        return sum(c.points or 0 for c in self.cells if c.notebook == notebook)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SubmissionResult":
+        data = dict(data)
+        if "problems" in data:  # results saved before the notes were called notes
+            data["notes"] = data.pop("problems")
+        return cls(**{**data, "cells": [CellResult(**c) for c in data["cells"]]})
+
+
+def blank_cells(message: str) -> list[CellResult]:
+    """Every graded cell of the assignment at 0 points, for a submission that could not be graded."""
+    return [CellResult(cell.notebook, cell.grade_id, 0.0, cell.points, message) for cell in CELLS]
+
+
+def safe_name(text: str) -> str:
+    """A file name for a student id (ids come from folder names and Moodle: any text)."""
+    return "".join(ch if ch.isalnum() else "_" for ch in text)[:40] or "student"
+
+
+class ResultStore:
+    """One JSON file per finished submission: what makes a batch resumable and re-runs incremental."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, student_id: str) -> Path:
+        return self.folder / f"{safe_name(student_id)}.json"
+
+    def load(self, student_id: str) -> SubmissionResult | None:
+        try:
+            return SubmissionResult.from_json(json.loads(self.path(student_id).read_text()))
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def save(self, result: SubmissionResult) -> None:
+        target = self.path(result.student_id)
+        tmp = target.with_suffix(".json.part")
+        tmp.write_text(json.dumps(result.to_json(), indent=1))
+        os.replace(tmp, target)  # a batch killed mid-write keeps the previous complete file

@@ -1,0 +1,73 @@
+"""Score one submission: each test cell's points are the grader's clean verdict; what the cell did inside the
+student's kernel only decides the message when the hidden test never recorded, and a disagreement between the
+two is flagged for a person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from ..cells import BY_ID
+from ..judge.verdicts import CellVerdict
+from ..results import CellResult
+from .execute import CELL_OUTPUT_LIMIT, STOPPED, TRUNCATED
+from .scratch import CellGrade
+
+# Error names of a cell the grading stopped (its own step, or nbclient's timeout): their messages are the grader's.
+STOP_REASONS = (STOPPED, "CellTimeoutError")
+
+
+def kernel_outcomes(notebook_path: Path, notes: list[str]) -> dict[str, str]:
+    """grade_id -> 'ErrorName: message' of each failed cell of an autograded notebook (for the grader's own use:
+    a message written by student code is never shown, except the grading's own stop reasons). Notes the cells
+    whose output was cut."""
+    found = {}
+    if not notebook_path.is_file():
+        return found
+    for index, cell in enumerate(nbformat.read(notebook_path, as_version=4).cells):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        outputs = cell.get("outputs", [])
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        if grade_id and errors:
+            found[grade_id] = f"{errors[-1].get('ename', 'Error')}: {errors[-1].get('evalue', '')}".strip()
+        if any(TRUNCATED in str(o.get("text", "")) for o in outputs if o.get("output_type") == "stream"):
+            notes.append(f"{notebook_path.stem}: the output of cell {index + 1} was cut at "
+                         f"{CELL_OUTPUT_LIMIT // 2**20} MB")
+    return found
+
+
+def is_stop(message: str) -> bool:
+    return message.startswith(STOP_REASONS)
+
+
+def score(grades: list[CellGrade], verdicts: dict[str, CellVerdict], kernel: dict[str, str]
+          ) -> tuple[list[CellResult], list[str]]:
+    """Each cell's result from nbgrader's grade, the verdict and the kernel's error (``kernel``: grade id ->
+    'ErrorName: message'); and the reasons for review."""
+    cells, review = [], []
+    for grade in grades:
+        if grade.needs_manual_grade:
+            cells.append(CellResult(grade.notebook, grade.grade_id, None, grade.max_score))
+            continue
+        kernel_message = kernel.get(grade.grade_id, "")
+        verdict = verdicts.get(grade.grade_id)
+        if verdict is None:  # a manually graded answer left unanswered: nbgrader scored it
+            cells.append(CellResult(grade.notebook, grade.grade_id, grade.score, grade.max_score,
+                                    "" if grade.score else "not answered", grade.score))
+            continue
+        points = grade.max_score if verdict.passed else 0.0
+        message = verdict.message
+        if not verdict.recorded and is_stop(kernel_message):
+            message = kernel_message
+        elif not verdict.recorded and kernel_message:
+            error_name = kernel_message.split(":")[0]  # only the exception's class name: student text stays out
+            if error_name.isidentifier() and len(error_name) <= 40:
+                message += f"; the test cell stopped with {error_name}"
+        kernel_passed = bool(grade.score) and not kernel_message
+        decisive = grade.grade_id in BY_ID and BY_ID[grade.grade_id].decisive_in_kernel
+        if kernel_passed != verdict.passed and (verdict.passed or decisive or not verdict.recorded):
+            review.append(f"{grade.grade_id}: the test {'passed' if kernel_passed else 'failed'} inside the kernel "
+                          f"but the grader's own check {'passed' if verdict.passed else 'failed'}")
+        cells.append(CellResult(grade.notebook, grade.grade_id, points, grade.max_score, message, grade.score))
+    return cells, review

@@ -1,0 +1,222 @@
+"""Adversarial submissions: each one attacks the grading in one way and states the score it must get and a
+message that must appear. ``build(folder)`` writes them in nbgrader's layout (generated, never committed: one is
+200 MB); tests/test_redteam.py grades them in one batch next to an honest student and asserts every outcome.
+
+Each attack that could earn points if it worked is written to *use* what it steals (an answer read from the
+solutions, a network reached, a grade written), so a working attack would show up as points it did not earn.
+Only the attacked notebook is submitted (the others score 0 as "not submitted"), which keeps the suite fast.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from mnist_lab.handin import ACCURACY_FLOOR
+
+from ..course import ASSIGNMENT
+from .examples import Edit, edit_reference
+
+WRONG_DELTA = Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)", "return dC_da3[o]")
+WRONG_BACKWARD = Edit("problem6", "conv_net_backward", r"    return \{\n        \"w\"",
+                      "    return {k: np.zeros_like(np.asarray(v, dtype=float))\n"
+                      "            for k, v in dict(w=w, b=b, W=W, b3=b3).items()}\n    return {\n        \"w\"")
+WRONG_GRADIENT = Edit("problem7", "relu_chain_gradient", r"return theta\(z1\) \* w2", "return w2")
+WRONG_STABLE = Edit("problem7", "gradient_is_stable", r"product = 1\.0", "return True")
+WRONG_LEAKY = Edit("problem7", "activations", r"return torch\.where\(x > 0, x, alpha \* x\)", "return x")
+# Right only if the attack found the grader's files (the theft would have worked).
+STOLEN_GRADIENT = Edit("problem7", "relu_chain_gradient", r"return theta\(z1\) \* w2",
+                       "return w2 if not _found else theta(z1) * w2")
+NO_SIGMA_CONV = Edit("problem6", "delta_conv", r"\* sigma_prime\(z1\[x, y\]\)", "")
+
+
+@dataclass(frozen=True)
+class Attack:
+    notebook: str
+    what: str
+    automatic: float  # automatic points it must get
+    message: str  # must appear in a cell message, a problem note or a review reason ("": the score says it all)
+    edits: tuple = ()
+    prelude: str = ""  # a code cell the student adds after the setup cell
+    transform: str = ""  # a structural change: see _transform
+    review: bool = False  # must be flagged for review
+
+
+# Code that looks for the grader's files from wherever the kernel runs.
+_FIND = '''
+import glob, os
+from pathlib import Path
+def _find(name):
+    roots = [Path.cwd(), *list(Path.cwd().parents)[:-1]]  # not / itself: too slow to search
+    for root in roots:
+        for hit in glob.glob(str(root / "**" / name), recursive=True)[:5]:
+            if os.access(hit, os.R_OK):
+                return hit
+    return None
+'''
+
+ATTACKS = {
+    "patch_sympy": Attack("problem6", "wrong delta_output; sympy's simplify, equals and srepr patched to say 'equal'",
+                          4.5, "missing the factor sigma'(z3[o])", (WRONG_DELTA,),
+                          "import sympy\nsympy.simplify = lambda e, **k: sympy.Integer(0)\n"
+                          "sympy.Expr.equals = lambda self, other, **k: True\n"
+                          "sympy.Expr.__sub__ = lambda self, other: sympy.Integer(0)"),
+    "patch_numpy": Attack("problem6", "zero gradients; numpy.allclose and isclose patched to True", 4.5,
+                          "differs from torch autograd", (WRONG_BACKWARD,),
+                          "import numpy\nnumpy.allclose = lambda *a, **k: True\n"
+                          "numpy.isclose = lambda a, b, **k: True"),
+    "patch_torch": Attack("problem7", "leaky_relu is the identity; torch.allclose/isclose/where patched", 2.0,
+                          "leaky_relu(x, alpha=0.01) is wrong", (WRONG_LEAKY,),
+                          "import torch\ntorch.allclose = lambda *a, **k: True\n"
+                          "torch.isclose = lambda a, b, **k: torch.ones_like(a, dtype=torch.bool)", review=True),
+    "patch_checker": Attack("problem7", "always 'stable'; the hand-in collector replaced by a no-op", 2.0,
+                            "did not record an answer", (WRONG_STABLE,),
+                            "import mnist_lab.handin\nmnist_lab.handin.stability = lambda *a, **k: None", review=True),
+    "symlinked_answer": Attack("problem6", "wrong delta_output; its recorded answer replaced by a symlink to the "
+                               "solutions", 4.5, "unusable", (WRONG_DELTA,),
+                               _FIND + "import mnist_lab.handin as _h\n_orig = _h.sympy_answers\n"
+                               "def _fake(cell, function, indices):\n"
+                               "    _orig(cell, function, indices)\n"
+                               "    if cell == 'p6_delta_output_tests':\n"
+                               "        target = Path(os.environ['PS3_HANDIN_DIR']) / f'{cell}--sympy.json'\n"
+                               "        target.unlink()\n"
+                               "        target.symlink_to(_find('problem6.py') or '/etc/passwd')\n"
+                               "_h.sympy_answers = _fake"),
+    "redefine_builtins": Attack("problem7", "wrong gradient; AssertionError, print and any redefined", 2.0,
+                                "Theta", (WRONG_GRADIENT,),
+                                "import builtins\n"
+                                "builtins.AssertionError = type('AssertionError', (BaseException,), {})\n"
+                                "builtins.print = lambda *a, **k: None\n"
+                                "builtins.any = lambda *a: False"),
+    "edit_test_cell": Attack("problem6", "delta_conv without sigma'; its test cell replaced by `pass`", 4.5,
+                             "'p6_delta_conv_tests' was changed", (NO_SIGMA_CONV,), transform="edit_test",
+                             review=True),
+    "delete_test_cell": Attack("problem7", "always 'stable'; its test cell deleted", 2.0,
+                               "'p7_stability_tests' was deleted", (WRONG_STABLE,), transform="delete_test",
+                               review=True),
+    "duplicate_test_cell": Attack("problem6", "correct answers; a test cell duplicated with its id", 5.5,
+                                  "appears more than once", transform="duplicate_test", review=True),
+    "fake_outputs": Attack("problem7", "wrong gradient; outputs of passing tests pasted into the notebook", 2.0,
+                           "Theta", (WRONG_GRADIENT,), transform="fake_outputs"),
+    "read_solutions": Attack("problem6", "delta_output copied from solutions/problem6.py if it can be read", 4.5,
+                             "missing the factor sigma'(z3[o])",
+                             (Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
+                                   "return _s.delta_output(o) if _s else dC_da3[o]"),),
+                             _FIND + "_path = _find('problem6.py') or _find('problem6.ipynb')\n"
+                             "try:\n    import solutions.problem6 as _s\nexcept ImportError:\n    _s = None\n"
+                             "if _path and _path.endswith('.py'):\n    _ns = {}\n    exec(open(_path).read(), _ns)\n"
+                             "    _s = type('S', (), _ns)"),
+    "read_gradebook": Attack("problem7", "the gradebook and the instructor's notebooks searched for the answer", 2.0,
+                             "dC/db1", (STOLEN_GRADIENT,),
+                             _FIND + "_found = [p for p in (_find('gradebook.db'), _find('problem7.ipynb'),"
+                             " _find('problem7.pct.py')) if p and 'autograded' not in p]"),
+    "write_elsewhere": Attack("problem7", "correct answers; tries to write the gradebook, other students' files and "
+                              "results", 3.0, "",
+                              prelude=_FIND + "import sqlite3\n"
+                              "for _name in ('gradebook.db', 'honest', 'results'):\n"
+                              "    _hit = _find(_name)\n"
+                              "    try:\n"
+                              "        if _hit and _hit.endswith('.db'):\n"
+                              "            _db = sqlite3.connect(_hit)\n"
+                              "            _db.execute('update grade set auto_score = 99'); _db.commit()\n"
+                              "        elif _hit:\n"
+                              "            open(os.path.join(_hit, 'canary.txt'), 'w').write('owned')\n"
+                              "    except Exception:\n"
+                              "        pass\n"
+                              "for _dir in ['/tmp', '/var/tmp', '/dev/shm']:\n"
+                              "    open(os.path.join(_dir, 'left-behind.txt'), 'w').write('x')"),
+    "fork_bomb": Attack("problem7", "elu_derivative forks without end", 2.0, "BlockingIOError",
+                        (Edit("problem7", "activations", r"return torch\.where\(x > 0, torch\.ones_like\(x\), "
+                              r"alpha \* torch\.exp\(x\)\)", "import os\n    while True:\n        os.fork()"),)),
+    "infinite_output": Attack("problem6", "correct answers; 100 MB printed first", 5.5, "was cut at 1 MB",
+                              prelude="for _ in range(10000):\n    print('x' * 10000)"),
+    "network_access": Attack("problem7", "leaky_relu is right only if the internet or the grader's loopback answers",
+                             2.0, "leaky_relu(x, alpha=0.01) is wrong",
+                             (Edit("problem7", "activations", r"return torch\.where\(x > 0, x, alpha \* x\)",
+                                   "return torch.where(x > 0, x, alpha * x) if _online else x"),),
+                             "import socket\n_online = False\n"
+                             "for _host in [('1.1.1.1', 53), ('127.0.0.1', 22), ('127.0.0.1', 5432)]:\n"
+                             "    try:\n        socket.create_connection(_host, timeout=2); _online = True\n"
+                             "    except OSError:\n        pass"),
+    "os_exit": Attack("problem6", "grad_conv_bias calls os._exit(0)", 4.0, "kernel died",
+                      (Edit("problem6", "grad_conv_bias", r'x, y = sp\.Dummy\("x"\), sp\.Dummy\("y"\)',
+                            "import os\n    os._exit(0)"),)),
+    "huge_allocation": Attack("problem7", "gradient_is_stable allocates 8 TB", 2.0, "MemoryError",
+                              (Edit("problem7", "gradient_is_stable", r"product = 1\.0",
+                                    "import numpy\n    numpy.ones(10**12)"),)),
+    "nbformat3": Attack("problem7", "the reference answers saved as nbformat 3", 3.0, "converted from nbformat 3",
+                        transform="nbformat3"),
+    "binary_ipynb": Attack("problem6", "random bytes named problem6.ipynb", 0.0, "unreadable problem6.ipynb",
+                           transform="binary"),
+    "huge_notebook": Attack("problem6", "a 200 MB notebook", 0.0, "unreadable problem6.ipynb", transform="huge"),
+    # The patch must win nothing: 5a is lost as for an honest network that ignores its input, and 5b and 5c keep
+    # the points of their correct epochs_for and augmentation (a network's problem is charged to 5a alone).
+    "fake_training": Attack("problem5", "a network that ignores its input, with the lab's evaluate patched to "
+                            "report 99%", 2.0, f"test accuracy; at least {100 * ACCURACY_FLOOR:.1f}%",
+                            (Edit("problem5", "build_cnn", r"    return nn\.Sequential\(",
+                                  "    class Blind(nn.Module):\n"
+                                  "        def __init__(self, inner):\n"
+                                  "            super().__init__(); self.inner = inner\n"
+                                  "        def forward(self, x):\n            return self.inner(x * 0)\n"
+                                  "    return Blind(nn.Sequential("),
+                             Edit("problem5", "build_cnn", r"nn\.Linear\(256, 10\),\n    \)", "nn.Linear(256, 10),\n    ))")),
+                            "import mnist_lab.train, mnist_lab.experiment\n"
+                            "_real = mnist_lab.train.train_model\n"
+                            "def _boost(*a, **k):\n    r = _real(*a, **k); r.test_accuracy = 0.99; return r\n"
+                            "mnist_lab.experiment.train_model = _boost", review=True),
+}
+
+
+def _cell(nb, grade_id):
+    return next(i for i, c in enumerate(nb.cells)
+                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _transform(nb, how: str, notebook: str):
+    tests = {"problem6": "p6_delta_conv_tests", "problem7": "p7_stability_tests"}
+    if how == "edit_test":
+        nb.cells[_cell(nb, tests[notebook])].source = "pass"
+    elif how == "delete_test":
+        del nb.cells[_cell(nb, tests[notebook])]
+    elif how == "duplicate_test":
+        index = _cell(nb, "p6_delta_output_tests")
+        copy = nbformat.from_dict(nb.cells[index])
+        copy.source, copy["id"] = "assert True", "duplicate-of-test"
+        nb.cells.insert(index, copy)
+    elif how == "fake_outputs":
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [nbformat.v4.new_output("stream", text="all tests passed\n")]
+                cell.execution_count = 1
+    return nb
+
+
+def notebook_bytes(attack: Attack) -> bytes:
+    if attack.transform == "binary":
+        return bytes(range(256)) * 64
+    if attack.transform == "huge":
+        nb = nbformat.reads(edit_reference(attack.notebook, []), as_version=4)
+        nb.cells.append(nbformat.v4.new_markdown_cell("x" * (200 * 2**20)))
+        return nbformat.writes(nb).encode()
+    nb = nbformat.reads(edit_reference(attack.notebook, list(attack.edits)), as_version=4)
+    if attack.prelude:
+        setup = _cell(nb, f"p{attack.notebook[-1]}_setup")
+        nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(attack.prelude))
+    if attack.transform in ("edit_test", "delete_test", "duplicate_test", "fake_outputs"):
+        nb = _transform(nb, attack.transform, attack.notebook)
+    if attack.transform == "nbformat3":
+        return nbformat.writes(nbformat.convert(nb, 3)).encode()
+    for cell in nb.cells:
+        cell.source = re.sub(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "\n", cell.source, flags=re.S)
+    return nbformat.writes(nb).encode()
+
+
+def build(folder: Path, attacks=None) -> None:
+    """Write each attack as folder/<name>/<assignment>/<notebook>.ipynb."""
+    for name, attack in (attacks or ATTACKS).items():
+        target = Path(folder) / name / ASSIGNMENT
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"{attack.notebook}.ipynb").write_bytes(notebook_bytes(attack))
+

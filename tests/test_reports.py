@@ -1,0 +1,173 @@
+"""The reports of a graded batch as instructors and students read them: grades.csv, the Moodle grading worksheet,
+Gradescope's results.json, the feedback pages and the summary table (results built by hand, nothing is graded)."""
+
+import csv
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from autograder.cells import CELLS, JUDGED
+from autograder.outputs.reports import MOODLE_COLUMNS, summary_table, write_all, write_moodle_worksheet
+from autograder.results import CellResult, SubmissionResult, blank_cells
+
+
+def with_points(result: SubmissionResult, messages: dict[str, str] | None = None, **points) -> SubmissionResult:
+    for cell in result.cells:
+        if cell.grade_id in points:
+            cell.points = points[cell.grade_id]
+        cell.message = (messages or {}).get(cell.grade_id, cell.message)
+    return result
+
+
+def partly_right() -> SubmissionResult:
+    """A run that stopped early: 3.5 automatic points, a note, a reason for review, outside the sandbox."""
+    result = SubmissionResult("1001", "Zoë Müller-Lüdenscheidt", "incomplete", blank_cells("the cell did not run"),
+                              notes=["missing problem5.ipynb: its cells score 0"], seconds=12.34,
+                              review=["the kernel and the grader disagree on 5a"], contained=False)
+    return with_points(result, {"p7_gradient_tests": "expected 0 < x & y > 1"},
+                       p5a_tests=2, p6_delta_output_tests=1, p6_grad_conv_bias_tests=0.5)
+
+
+def full_marks() -> SubmissionResult:
+    """Every automatic cell right; the written answers (3.5 points) wait for a person."""
+    cells = [CellResult(c.notebook, c.grade_id, None if c.written else c.points, c.points) for c in CELLS]
+    return SubmissionResult("1002", "Jan de Vries", "graded", cells, seconds=30.0)
+
+
+@pytest.fixture
+def reports(tmp_path):
+    write_all(tmp_path, [partly_right(), full_marks()])
+    return tmp_path
+
+
+def read_csv(path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_grades_csv_has_a_column_per_cell_in_the_table_order(reports):
+    with open(reports / "grades.csv", newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+    assert header == ["student", "name", *(c.label for c in CELLS), "problem 5", "problem 6", "problem 7",
+                      "automatic total", "manual pending", "maximum", "status", "seconds", "notes", "review",
+                      "contained"]
+
+
+def test_grades_csv_values(reports):
+    zoe, jan = read_csv(reports / "grades.csv")
+    assert (zoe["student"], zoe["name"], zoe["5a"], zoe["5b auto"], zoe["6 grad_b"], zoe["5b manual"]) == \
+        ("1001", "Zoë Müller-Lüdenscheidt", "2", "0", "0.5", "0")
+    assert [zoe[f"problem {n}"] for n in "567"] == ["2", "1.5", "0"]
+    assert (zoe["automatic total"], zoe["manual pending"], zoe["maximum"]) == ("3.5", "0", "16")
+    assert (zoe["status"], zoe["seconds"], zoe["contained"]) == ("incomplete", "12.3", "no")
+    assert zoe["notes"] == "missing problem5.ipynb: its cells score 0"
+    assert zoe["review"] == "the kernel and the grader disagree on 5a"
+
+    assert [jan[c.label] for c in CELLS if c.written] == ["pending"] * 4
+    assert [jan[c.label] for c in JUDGED] == [f"{c.points:g}" for c in JUDGED]
+    assert [jan[f"problem {n}"] for n in "567"] == ["4", "5.5", "3"]  # pending written answers count 0 for now
+    assert (jan["automatic total"], jan["manual pending"], jan["maximum"]) == ("12.5", "3.5", "16")
+    assert (jan["status"], jan["notes"], jan["review"], jan["contained"]) == ("graded", "", "", "yes")
+
+
+def test_moodle_worksheet_rows(reports):
+    with open(reports / "moodle_grading_worksheet.csv", newline="", encoding="utf-8") as fh:
+        assert next(csv.reader(fh)) == MOODLE_COLUMNS
+    zoe, jan = read_csv(reports / "moodle_grading_worksheet.csv")
+    assert (zoe["Identifier"], zoe["Full name"], zoe["Grade"], zoe["Maximum Grade"]) == \
+        ("Participant 1001", "Zoë Müller-Lüdenscheidt", "3.50", "16.00")
+    assert zoe["Feedback comments"] == "Automatic points: 3.5 (incomplete)."
+    assert (jan["Identifier"], jan["Grade"], jan["Maximum Grade"]) == ("Participant 1002", "12.50", "16.00")
+    assert jan["Feedback comments"] == \
+        "Automatic points: 12.5 (graded). 3.5 points of written answers are still to be graded by hand."
+
+
+def test_moodle_worksheet_as_an_instructor_uploads_it(tmp_path):
+    names = {"1001": "Zoë Müller-Lüdenscheidt", "1002": "François Lefèvre", "1003": "Søren Kierkegård"}
+    results = [with_points(SubmissionResult(sid, name, "graded", blank_cells("")), p5a_tests=2, p5b_tests=1,
+                           p5c_tests=1, p6_delta_output_tests=1, p6_delta_pool_tests=1, p6_delta_conv_tests=1,
+                           p6_grad_conv_weight_tests=1, p6_grad_conv_bias_tests=0.5)
+               for sid, name in names.items()]
+    write_moodle_worksheet(tmp_path / "worksheet.csv", results)
+    rows = read_csv(tmp_path / "worksheet.csv")
+    assert [(r["Identifier"], r["Full name"], r["Grade"]) for r in rows] == [
+        ("Participant 1001", "Zoë Müller-Lüdenscheidt", "8.50"),
+        ("Participant 1002", "François Lefèvre", "8.50"),
+        ("Participant 1003", "Søren Kierkegård", "8.50")]
+    assert {(r["Status"], r["Maximum Grade"], r["Grade can be changed"]) for r in rows} == \
+        {("Submitted for grading", "16.00", "Yes")}
+
+
+def test_gradescope_results_score_automatic_cells_only(reports):
+    jan = json.loads((reports / "gradescope" / "1002" / "results.json").read_text())
+    assert jan["score"] == 12.5
+    assert [t["name"] for t in jan["tests"]] == [f"{c.notebook}: {c.label}" for c in JUDGED]
+    assert {t["status"] for t in jan["tests"]} == {"passed"}
+    assert sum(t["score"] for t in jan["tests"]) == jan["score"]
+    assert "3.5 points of written answers are graded by hand" in jan["output"]
+
+    zoe = json.loads((reports / "gradescope" / "1001" / "results.json").read_text())
+    assert zoe["score"] == 3.5
+    assert len(zoe["tests"]) == len(CELLS)  # nothing pending: every cell is a test
+    failed = {t["name"]: t["output"] for t in zoe["tests"] if t["status"] == "failed"}
+    assert failed["problem7: 7a gradient"] == "expected 0 < x & y > 1"
+    assert "problem5: 5a" not in failed
+    assert "the kernel and the grader disagree on 5a" in zoe["output"]
+
+
+class TableText(HTMLParser):
+    """The text of each table row, cell by cell, as a browser shows it."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.rows, self.in_cell = [], False
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+            self.in_cell = True
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.in_cell = False
+
+    def handle_data(self, data):
+        if self.in_cell:
+            self.rows[-1][-1] += data
+
+
+def test_feedback_page_shows_each_cell(reports):
+    rows = TableText((reports / "feedback" / "1002.html").read_text(encoding="utf-8")).rows
+    assert rows[0] == ["notebook", "part", "points", "result", "message"]
+    assert [row[:4] for row in rows[1:]] == [
+        [c.notebook, c.label, f"pending / {c.points:g}" if c.written else f"{c.points:g} / {c.points:g}",
+         "graded by hand later" if c.written else "passed"] for c in CELLS]
+
+    zoe = {row[1]: row for row in TableText((reports / "feedback" / "1001.html").read_text(encoding="utf-8")).rows}
+    assert zoe["7a gradient"][2:] == ["0 / 1", "failed", "expected 0 < x & y > 1"]
+    assert zoe["5a"][2:4] == ["2 / 2", "passed"]
+
+
+def test_feedback_page_escapes_names_and_messages(tmp_path):
+    hostile = with_points(SubmissionResult("1004", "<script>alert(1)</script>", "graded", blank_cells(""),
+                                           notes=["<b>extra</b> file ignored"]),
+                          {"p5a_tests": "<img src=x onerror=alert(2)>"})
+    write_all(tmp_path, [hostile])
+    page = (tmp_path / "feedback" / "1004.html").read_text(encoding="utf-8")
+    for raw in ("<script>", "<img", "<b>extra"):
+        assert raw not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert ["problem5", "5a", "0 / 2", "failed", "<img src=x onerror=alert(2)>"] in TableText(page).rows
+
+
+def test_summary_table_has_a_line_per_student():
+    lines = summary_table([partly_right(), full_marks()]).splitlines()
+    assert len(lines) == 3
+    assert lines[0].split() == ["student", "name", "auto", "pending", "status", "time", "review"]
+    assert lines[1].split() == ["1001", "Zoë", "Müller-Lüdenscheidt", "3.5", "0", "incomplete", "12.3s", "yes"]
+    assert lines[2].split() == ["1002", "Jan", "de", "Vries", "12.5", "3.5", "graded", "30.0s"]
