@@ -169,7 +169,8 @@ def test_a_worker_offering_a_gpu_its_kernels_cannot_use_is_refused(tmp_path):
     with DaskCluster(workers=2, env=WORKER_ENV, resources={1: "GPU=1"}) as cluster:
         liar, honest = _address_of(cluster, 1), _address_of(cluster, 0)
         with pytest.raises(ClusterError, match="cannot train on the device") as refusal:
-            grade_batch(source, tmp_path / "out", fast(limits=Limits(cell_timeout=60, device="cuda"), cluster=cluster.address))
+            grade_batch(source, tmp_path / "out",
+                        fast(limits=Limits(cell_timeout=60, device="cuda"), cluster=cluster.address))
     assert f"{liar}: --device cuda, but torch sees no CUDA device" in str(refusal.value)
     assert honest not in str(refusal.value)
     assert not list((tmp_path / "out" / "results").glob("*.json"))

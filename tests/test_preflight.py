@@ -33,8 +33,8 @@ def test_gpu_grading_on_a_machine_without_a_gpu_is_refused_before_anything_is_gr
     assert not list((tmp_path / "out" / "results").glob("*.json"))
     assert not (tmp_path / "out" / "gradebook.db").exists() and not (tmp_path / "out" / "grades.csv").exists()
 
-    single = _run(tmp_path, "gradescope", "--submission", str(source / "s1" / ASSIGNMENT), "--results", "r/results.json",
-                  "--device", "cuda")
+    single = _run(tmp_path, "gradescope", "--submission", str(source / "s1" / ASSIGNMENT),
+                  "--results", "r/results.json", "--device", "cuda")
     assert single.returncode == 2 and "no CUDA device" in single.stderr
     assert not (tmp_path / "r" / "results.json").exists()  # the server reports a failed run, not a zero
 

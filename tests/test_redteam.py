@@ -1,4 +1,5 @@
-"""The red-team suite: adversarial submissions (autograder/testing/redteam.py) graded in one batch beside an honest student.
+"""The red-team suite: adversarial submissions (autograder/testing/redteam.py) graded in one batch beside an honest
+student.
 
 Every attack must get exactly its expected points and message; none may change the honest student's grade, the
 gradebook or files outside its own folder, and nothing it started may outlive the batch.

@@ -9,10 +9,10 @@ What travels how:
   with different code;
 - MNIST: each worker fetches it through the same verified loader into its own ``MNIST_DIR`` (cached there).
 
-A worker grades with ``submission.process.grade_submission`` exactly as the local executor does: its own process, time and
-memory limits, kernels in the sandbox when the worker runs as root. A task whose worker dies is re-run on another
-by the scheduler; a task the cluster gives up on comes back as ``status="unfinished"`` and is graded by the next
-run. GPU work (``--device cuda``) asks for the worker resource ``GPU``: only workers started with
+A worker grades with ``submission.process.grade_submission`` exactly as the local executor does: its own process,
+time and memory limits, kernels in the sandbox when the worker runs as root. A task whose worker dies is re-run on
+another by the scheduler; a task the cluster gives up on comes back as ``status="unfinished"`` and is graded by the
+next run. GPU work (``--device cuda``) asks for the worker resource ``GPU``: only workers started with
 ``--resources GPU=1`` take it, one submission per GPU.
 """
 
