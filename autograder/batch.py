@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from mnist_lab import load_mnist
+from tqdm.auto import tqdm
 
 from .course import generated_course
 from .executors import open_executor
@@ -64,7 +65,5 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
     return ordered
 
 
-def _progress(total: int, enabled: bool):
-    from tqdm.auto import tqdm
-
+def _progress(total: int, enabled: bool) -> tqdm:
     return tqdm(total=total, desc="grading", unit="submission", disable=not enabled or total == 0)

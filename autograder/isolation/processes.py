@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import resource
 
+import psutil
+
 
 def memory_limit(memory_mb: int):
     """A ``preexec_fn`` that caps a new process's data segment (RLIMIT_DATA) at ``memory_mb`` (0: no cap). It runs
@@ -18,8 +20,6 @@ def memory_limit(memory_mb: int):
 
 def kill_tree(pid: int) -> None:
     """SIGKILL a process and everything it started (nbgrader, and kernels, which run in sessions of their own)."""
-    import psutil
-
     try:
         root = psutil.Process(pid)
         tree = [*root.children(recursive=True), root]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from nbgrader.api import InvalidEntry, MissingEntry
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..course import ASSIGNMENT, NbgraderError, copy_course, generate_assignment, open_gradebook
 from ..results import SubmissionResult
@@ -48,8 +49,6 @@ def record(db_url: str, result: SubmissionResult, attempts: int = 3) -> None:
     student and assignment, one grade per cell); retried when another client wrote the same student meanwhile or
     the database connection dropped.
     """
-    from sqlalchemy.exc import IntegrityError, OperationalError
-
     for attempt in range(attempts):
         try:
             return _record(db_url, result)

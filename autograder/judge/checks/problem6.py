@@ -4,6 +4,8 @@ what the hidden tests recorded (the symbolic checks receive functions that look 
 import random
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from autograder.judge.checks import called
 from autograder.judge.decode import decode_array
@@ -97,9 +99,6 @@ def check_grad_conv_bias(grad_conv_bias):
 
 def torch_gradients(a0, w, b, W, b3, y) -> dict:
     """The same network's gradients by torch autograd (the arbiter for conv_net_backward)."""
-    import torch
-    import torch.nn.functional as F
-
     t = {name: torch.tensor(np.asarray(v), dtype=torch.float64, requires_grad=name != "a0" and name != "y")
          for name, v in dict(a0=a0, w=w, b=b, W=W, b3=b3, y=y).items()}
     z1_ = F.conv2d(t["a0"][None, None], t["w"][None, None]) + t["b"]
