@@ -33,10 +33,6 @@ class Cell:
     def written(self) -> bool:
         return not self.judge
 
-    @property
-    def problem(self) -> str:
-        return self.notebook.removeprefix("problem")
-
 
 PART_A = ("p5a_tests--network", "p5a_tests--training-plain")  # parts (b) and (c) read part (a)'s network records
 
@@ -80,7 +76,3 @@ assert {cell.notebook for cell in CELLS} == set(NOTEBOOKS)
 
 def label(grade_id: str) -> str:
     return BY_ID[grade_id].label if grade_id in BY_ID else grade_id
-
-
-def points_of(notebook: str) -> float:
-    return sum(cell.points for cell in CELLS if cell.notebook == notebook)
