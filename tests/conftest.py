@@ -1,3 +1,6 @@
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,14 +15,35 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def examples(tmp_path_factory):
-    """The example submissions graded by a local batch: (out folder, student -> SubmissionResult)."""
+def postgres():
+    """A real PostgreSQL server on loopback for the whole run; each test that needs one takes its own database."""
+    from autograder.testing.loopback import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class GradedExamples:
+    out: Path  # the batch's output folder (results, reports, feedback)
+    results: dict  # student -> SubmissionResult
+    db_url: str  # the PostgreSQL gradebook the batch recorded into
+
+
+@pytest.fixture(scope="session")
+def examples(postgres, tmp_path_factory):
+    """The example submissions graded once per run, the way a course graded at scale does: a Dask cluster on
+    loopback (two workers) recording into a PostgreSQL gradebook. The local pool is proven by the other batches
+    (the cohort, the red team, the resumed batches)."""
     from autograder.batch import grade_batch
     from autograder.testing.examples import EXAMPLES
-    from helpers import fast
+    from autograder.testing.loopback import DaskCluster
+    from helpers import WORKER_ENV, fast
 
-    out = tmp_path_factory.mktemp("graded-examples")
-    return out, {r.student_id: r for r in grade_batch(EXAMPLES, out, fast())}
+    out, db_url = tmp_path_factory.mktemp("graded-examples"), postgres.create_database("examples")
+    with DaskCluster(workers=2, env=WORKER_ENV) as cluster:
+        results = grade_batch(EXAMPLES, out, fast(cluster=cluster.address, db_url=db_url))
+    return GradedExamples(out, {r.student_id: r for r in results}, db_url)
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
-"""Shared by the grading tests: the options of a quick batch, and a batch's grades as a comparable table."""
+"""Shared by the grading tests: the options of a quick batch, a batch's grades as a comparable table, reference
+batches, killing a batch, and reading a gradebook back."""
 
 from autograder.options import BatchOptions, Limits
+from mnist_lab.data import default_root
 
 FAST_LIMITS = Limits(cell_timeout=60)  # the looping example stops after 60 s
+WORKER_ENV = {"MNIST_DIR": str(default_root())}  # loopback Dask workers use the verified MNIST (cached there)
 
 
 def fast(**batch) -> BatchOptions:
@@ -45,3 +48,30 @@ def kill_after_results(process, results, count: int, timeout: float = 600) -> di
     os.killpg(process.pid, signal.SIGKILL)  # the grading processes of the batch die with it
     process.wait()
     return {p.stem: p.stat().st_mtime_ns for p in results.glob("*.json")}
+
+
+def gradebook_rows(db_url: str) -> dict:
+    """student -> (number of submission rows of the assignment, {(notebook, cell): [auto scores of every row]})."""
+    from autograder.course import ASSIGNMENT, open_gradebook
+
+    rows = {}
+    with open_gradebook(db_url) as gb:
+        for student in gb.students:
+            submissions = [s for s in student.submissions if s.assignment.name == ASSIGNMENT]
+            cells = {}
+            for submission in submissions:
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        cells.setdefault((notebook.name, grade.name), []).append(grade.auto_score)
+            rows[student.id] = (len(submissions), cells)
+    return rows
+
+
+def assert_recorded_exactly_once(db_url: str, results) -> None:
+    """The gradebook holds each result once: one submission row per student, one grade row per cell, its points."""
+    rows = gradebook_rows(db_url)
+    assert rows.keys() == {r.student_id for r in results}
+    for result in results:
+        count, cells = rows[result.student_id]
+        assert count == 1, result.student_id
+        assert cells == {(c.notebook, c.grade_id): [c.points] for c in result.cells}, result.student_id

@@ -13,48 +13,16 @@ import pytest
 import torch
 
 from autograder.batch import grade_batch
-from autograder.course import (ASSIGNMENT, ROOT, CourseBundle, generated_course, open_gradebook, source_dir,
+from autograder.course import (ASSIGNMENT, ROOT, CourseBundle, generated_course, source_dir,
                                tool_environment)
 from autograder.executors.cluster import ClusterError, DaskExecutor
 from autograder.options import Limits
 from autograder.outputs import gradebook
 from autograder.results import CellResult, SubmissionResult
-from autograder.testing.examples import EXAMPLES
-from autograder.testing.loopback import DaskCluster, PostgresServer
-from helpers import fast, grades_table, kill_after_results, reference_batch
-from mnist_lab.data import default_root
+from autograder.testing.loopback import DaskCluster
+from helpers import (WORKER_ENV, assert_recorded_exactly_once, fast, gradebook_rows, kill_after_results,
+                     reference_batch)
 
-WORKER_ENV = {"MNIST_DIR": str(default_root())}  # the verified loader on each worker (cached there)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    with PostgresServer() as server:
-        yield server
-
-
-def _gradebook_rows(db_url: str) -> dict:
-    """student -> (number of ps3 submission rows, {(notebook, cell): [auto scores of every grade row]})."""
-    rows = {}
-    with open_gradebook(db_url) as gb:
-        for student in gb.students:
-            submissions = [s for s in student.submissions if s.assignment.name == ASSIGNMENT]
-            cells = {}
-            for submission in submissions:
-                for notebook in submission.notebooks:
-                    for grade in notebook.grades:
-                        cells.setdefault((notebook.name, grade.name), []).append(grade.auto_score)
-            rows[student.id] = (len(submissions), cells)
-    return rows
-
-
-def _assert_recorded_exactly_once(db_url: str, results) -> None:
-    rows = _gradebook_rows(db_url)
-    assert rows.keys() == {r.student_id for r in results}
-    for result in results:
-        count, cells = rows[result.student_id]
-        assert count == 1, result.student_id
-        assert cells == {(c.notebook, c.grade_id): [c.points] for c in result.cells}, result.student_id
 
 
 def _graded_by(process: psutil.Process) -> list[str]:
@@ -74,30 +42,30 @@ def _graded_by(process: psutil.Process) -> list[str]:
 
 
 @pytest.mark.slow
-def test_the_cluster_grades_the_examples_as_the_local_run_does_even_when_a_worker_dies(examples, postgres, tmp_path):
-    """One cluster batch of the examples into PostgreSQL, a worker killed while its kernel runs: the same grades as
-    the local run, each recorded exactly once, the lost submission graded again by the surviving worker."""
-    _, local = examples
+def test_a_worker_killed_while_its_kernel_runs_loses_no_grade(postgres, tmp_path):
+    """A worker dies in the middle of a submission: the surviving worker grades that submission again from the
+    start, every grade is as in a healthy run and each is recorded exactly once in PostgreSQL. (The examples,
+    graded on a healthy cluster by the ``examples`` fixture, prove every other grade on the cluster.)"""
+    source, url = reference_batch(tmp_path / "submissions"), postgres.create_database("worker_killed")
     with DaskCluster(workers=2, env=WORKER_ENV) as cluster:
         batch = {}
         thread = threading.Thread(target=lambda: batch.update(results=grade_batch(
-            EXAMPLES, tmp_path / "out", fast(cluster=cluster.address, db_url=postgres.url))))
+            source, tmp_path / "out", fast(cluster=cluster.address, db_url=url))))
         thread.start()
         victim, survivor = psutil.Process(cluster.workers[1].pid), _address_of(cluster, 0)
         deadline = time.monotonic() + 300
         while not _graded_by(victim):  # worker-1 is grading a submission...
             assert thread.is_alive() and time.monotonic() < deadline, "worker-1 never started grading"
             time.sleep(0.2)
-        time.sleep(10)  # ...well into it (its kernel is running)
+        time.sleep(5)  # ...well into it (its kernel is running)
         requests = _graded_by(victim)
         cluster.kill_worker(1)
-        thread.join(timeout=1800)
+        thread.join(timeout=900)
         assert not thread.is_alive() and "results" in batch, "the batch did not finish"
         results = {r.student_id: r for r in batch["results"]}
-    assert grades_table(results.values()) == grades_table(local.values())
-    assert all(r.contained == local[r.student_id].contained for r in results.values())
-    _assert_recorded_exactly_once(postgres.url, results.values())
-    # The submission the killed worker was grading was graded again, from the start, by the surviving worker.
+    assert {s: r.automatic_points for s, r in results.items()} == {s: 8.5 for s in ("s1", "s2", "s3", "s4")}
+    assert all(r.status == "graded" for r in results.values())
+    assert_recorded_exactly_once(url, results.values())
     [lost] = [s for s in results if any(f"/{s}-" in r for r in requests)]
     assert results[lost].graded_on.endswith(f"({survivor})")
 
@@ -130,7 +98,7 @@ def test_a_restarted_client_loses_no_grade_and_records_none_twice(postgres, tmp_
     assert {r.student_id for r in regraded} == {"s1", "s2", "s3", "s4"} - finished.keys()
     assert {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.stem in finished} == finished
     assert [r.automatic_points for r in results] == [8.5] * 4
-    _assert_recorded_exactly_once(url, results)
+    assert_recorded_exactly_once(url, results)
 
 
 @pytest.mark.slow
@@ -269,7 +237,7 @@ def test_recording_is_idempotent_in_postgresql(postgres, tmp_path):
     gradebook.record(url, _result("s1", 0.0))
     gradebook.record(url, _result("s1", 1.0))  # a retried task, or a restarted client, records again
     gradebook.record(url, _result("s1", 1.0))
-    rows = _gradebook_rows(url)
+    rows = gradebook_rows(url)
     assert rows["s1"][0] == 1
     assert rows["s1"][1][("problem7", "p7_gradient_tests")] == [1.0]
     assert gradebook.missing(url, ["s1", "s2"]) == ["s2"]
@@ -285,7 +253,7 @@ def test_a_saved_result_missing_from_the_gradebook_is_recorded_again(tmp_path):
     graded = []
     [again] = grade_batch(source, out, fast(), on_result=graded.append)
     assert graded == [] and again.automatic_points == first.automatic_points == 3
-    assert _gradebook_rows(f"sqlite:///{out / 'gradebook.db'}")["s1"][0] == 1
+    assert gradebook_rows(f"sqlite:///{out / 'gradebook.db'}")["s1"][0] == 1
 
 
 def test_the_slurm_and_kubernetes_examples_parse_and_offer_what_the_grader_uses():

@@ -1,5 +1,6 @@
-"""The grader end to end on the example submissions (graded once per run: the ``examples`` fixture), resuming a
-killed batch, the Gradescope mode; and the generated course and its gradebook."""
+"""The grader end to end on the example submissions (graded once per run on a loopback Dask cluster into
+PostgreSQL: the ``examples`` fixture), resuming a killed batch, the Gradescope mode; and the generated course and
+its gradebook."""
 
 import csv
 import json
@@ -16,14 +17,13 @@ from autograder.outputs.reports import MOODLE_COLUMNS
 from autograder.results import ResultStore
 from autograder.testing.examples import EXAMPLE_SUBMISSIONS, EXAMPLES, build, unexpected
 
-from helpers import fast, kill_after_results, reference_batch
+from helpers import assert_recorded_exactly_once, fast, kill_after_results, reference_batch
 
 
 @pytest.mark.slow
 def test_every_example_gets_exactly_its_expected_score(examples):
-    _, results = examples
-    assert set(results) == set(EXAMPLE_SUBMISSIONS)
-    assert unexpected(results.values()) == []
+    assert set(examples.results) == set(EXAMPLE_SUBMISSIONS)
+    assert unexpected(examples.results.values()) == []
 
 
 @pytest.mark.parametrize("student, grade_id, words", [
@@ -37,20 +37,20 @@ def test_every_example_gets_exactly_its_expected_score(examples):
 ])
 @pytest.mark.slow
 def test_failures_carry_a_clear_message(examples, student, grade_id, words):
-    cell = next(c for c in examples[1][student].cells if c.grade_id == grade_id)
+    cell = next(c for c in examples.results[student].cells if c.grade_id == grade_id)
     assert cell.points == 0 and words in cell.message, cell
 
 
 @pytest.mark.slow
 def test_unreadable_notebook_is_reported_not_fatal(examples):
-    result = examples[1]["invalid_json"]
+    result = examples.results["invalid_json"]
     assert any(p.startswith("unreadable problem5.ipynb") for p in result.notes)
     assert {c.message for c in result.cells if c.notebook == "problem5"} == {"notebook not submitted"}
 
 
 @pytest.mark.slow
 def test_reports_are_written_and_readable(examples):
-    out, results = examples
+    out, results = examples.out, examples.results
     with open(out / "grades.csv", newline="") as fh:
         rows = {row["student"]: row for row in csv.DictReader(fh)}
     assert rows.keys() == results.keys()
@@ -70,13 +70,14 @@ def test_reports_are_written_and_readable(examples):
 
 
 @pytest.mark.slow
-def test_gradebook_holds_every_submission(examples):
-    out, results = examples
-    with open_gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
-        for student, result in results.items():
+def test_gradebook_holds_every_submission_exactly_once(examples):
+    assert_recorded_exactly_once(examples.db_url, examples.results.values())
+    with open_gradebook(examples.db_url) as gb:
+        for student, result in examples.results.items():
             submission = gb.find_submission(ASSIGNMENT, student)
             assert submission.score == pytest.approx(result.automatic_points)
         assert gb.find_submission(ASSIGNMENT, "reference").needs_manual_grade
+    assert not (examples.out / "gradebook.db").exists()  # the batch's gradebook is the PostgreSQL one
 
 
 def _assignment_structure(db_url: str) -> dict:
@@ -115,9 +116,9 @@ def test_the_generated_course_is_made_once_per_course_content(tmp_path):
 
 @pytest.mark.slow
 def test_regrading_an_unchanged_batch_grades_nothing(examples):
-    out, results = examples
+    out, results = examples.out, examples.results
     graded = []
-    again = grade_batch(EXAMPLES, out, fast(), on_result=graded.append)
+    again = grade_batch(EXAMPLES, out, fast(db_url=examples.db_url), on_result=graded.append)  # on this machine
     assert graded == [] and [r.automatic_points for r in again] == [results[r.student_id].automatic_points for r in again]
 
 

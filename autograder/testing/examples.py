@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..cells import MAX_POINTS
+from ..cells import CELLS, MAX_POINTS
 from ..course import ASSIGNMENT, NOTEBOOKS, ROOT, release_dir, source_dir
 
 EXAMPLES = ROOT / "tests" / "examples"
@@ -25,10 +25,14 @@ class Expected:
     automatic: float  # automatic points (of 12.5)
     pending: float  # points of answered written answers waiting for a person (of 3.5)
     status: str
-    lost: tuple[str, ...] | None = None  # exactly the test cells that lose points (grade ids), where that matters
+    # exactly the cells that lose points, in the table's order (an unanswered written answer scores 0 at once)
+    lost: tuple[str, ...]
 
     def __post_init__(self):
         assert 0 <= self.automatic + self.pending <= MAX_POINTS
+
+
+EVERY_CELL = tuple(cell.grade_id for cell in CELLS)
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class Edit:
 # (edits applied to the reference notebooks, or None for the untouched release) and the expected outcome.
 EXAMPLE_SUBMISSIONS = {
     "reference": ([], Expected(12.5, 3.5, "graded", lost=())),
-    "untouched": (None, Expected(0.0, 0.0, "graded")),
+    "untouched": (None, Expected(0.0, 0.0, "graded", lost=EVERY_CELL)),
     "partial": ([
         Edit("problem6", "delta_conv", r"\* sigma_prime\(z1\[x, y\]\)", ""),  # forgot sigma'
         Edit("problem7", "activations", r"return torch\.where\(x > 0, x, alpha \* torch\.expm1\(x\)\)",
@@ -53,18 +57,22 @@ EXAMPLE_SUBMISSIONS = {
     ], Expected(11.5, 3.5, "graded", lost=("p5c_tests",))),
     "syntax_error": ([
         Edit("problem7", "relu_chain_gradient", r"theta = sp\.Heaviside", "theta = sp.Heaviside("),
-    ], Expected(11.5, 3.5, "graded")),
+    ], Expected(11.5, 3.5, "graded", lost=("p7_gradient_tests",))),
     "infinite_loop": ([
         Edit("problem7", "gradient_is_stable", r"product = 1\.0", "while True:\n        pass"),
-    ], Expected(11.5, 3.5, "incomplete")),
+    ], Expected(11.5, 3.5, "incomplete", lost=("p7_stability_tests",))),
     "kernel_crash": ([
         Edit("problem6", "delta_pool", r'o = sp\.Dummy\("o"\)', 'import os\n    os._exit(1)'),
-    ], Expected(8.0, 3.5, "incomplete")),
+    ], Expected(8.0, 3.5, "incomplete", lost=(
+        "p6_delta_pool_tests", "p6_delta_conv_tests", "p6_grad_conv_weight_tests", "p6_grad_conv_bias_tests",
+        "p6_backward_tests"))),
     "memory_hog": ([
         Edit("problem7", "activations", r"return torch\.where\(x > 0, x, alpha \* x\)",
              "hoard = []\n    while True:\n        hoard.append(bytearray(10**8))"),
-    ], Expected(11.5, 3.5, "graded")),
-    "invalid_json": ([], Expected(8.5, 1.5, "graded")),  # problem5.ipynb is cut off: not valid JSON
+    ], Expected(11.5, 3.5, "graded", lost=("p7_activation_tests",))),
+    # problem5.ipynb is cut off: not valid JSON
+    "invalid_json": ([], Expected(8.5, 1.5, "graded", lost=(
+        "p5a_tests", "p5b_tests", "p5c_tests", "p5b_answer", "p5c_answer"))),
 }
 
 
@@ -96,7 +104,8 @@ def build(destination: Path = EXAMPLES) -> None:
 
 
 def lost_cells(result) -> tuple[str, ...]:
-    """The grade ids of the automatically graded cells that did not get full points, in the table's order."""
+    """The grade ids of the cells scored below full points, in the table's order (a written answer waiting for a
+    person has no score yet and is not among them)."""
     return tuple(c.grade_id for c in result.cells if c.points is not None and c.points < c.max_points)
 
 
@@ -105,10 +114,9 @@ def unexpected(results) -> list[str]:
     wrong = []
     for r in results:
         e = EXAMPLE_SUBMISSIONS[r.student_id][1]
-        got = (r.automatic_points, r.pending_points, r.status, lost_cells(r) if e.lost is not None else None)
+        got = (r.automatic_points, r.pending_points, r.status, lost_cells(r))
         if got != (e.automatic, e.pending, e.status, e.lost):
             wrong.append(f"{r.student_id}: got {r.automatic_points:g} automatic, {r.pending_points:g} pending, "
-                         f"{r.status}" + (f", losing {', '.join(got[3]) or 'nothing'}" if e.lost is not None else "")
-                         + f"; expected {e.automatic:g}, {e.pending:g}, {e.status}"
-                         + (f", losing {', '.join(e.lost) or 'nothing'}" if e.lost is not None else ""))
+                         f"{r.status}, losing {', '.join(lost_cells(r)) or 'nothing'}; expected {e.automatic:g}, "
+                         f"{e.pending:g}, {e.status}, losing {', '.join(e.lost) or 'nothing'}")
     return wrong
