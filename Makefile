@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export MNIST_DIR ?= $(CURDIR)/data/mnist
 
-.PHONY: setup postgresql grade-examples experiment test test-fast benchmark release
+.PHONY: setup system-tools sandbox grade-examples experiment test test-fast benchmark release
 setup: $(VENV)/.installed $(MNIST_DIR)/mnist-cache.npz
 
 $(VENV)/.installed: pyproject.toml
@@ -15,16 +15,19 @@ $(VENV)/.installed: pyproject.toml
 $(MNIST_DIR)/mnist-cache.npz: $(VENV)/.installed
 	$(PY) -m mnist_lab
 
-grade-examples: setup  ## the main job: grade the example submissions in tests/examples, print the table
+grade-examples: setup sandbox  ## the main job: grade the example submissions in tests/examples, print the table
 	$(PY) -m autograder examples --out grading-examples
 
 experiment: setup  ## the reference budget experiment: 3 seeds, JSON and plot in results/
 	$(PY) -m solutions experiment --seeds 0 1 2 --out results
 
-postgresql:  ## the server programs the cluster tests start on loopback (Debian's package; needs root once)
-	bash scripts/install-postgresql.sh
+sandbox:  ## bubblewrap, which contains the kernels when grading as root (skipped with a warning where it cannot install)
+	bash scripts/install-system-tools.sh --optional bubblewrap
 
-test: setup postgresql  ## every test (CI runs this)
+system-tools:  ## bubblewrap (the sandbox) and PostgreSQL's server (the cluster tests); Debian's packages, root once
+	bash scripts/install-system-tools.sh bubblewrap postgresql
+
+test: setup system-tools  ## every test (CI runs this)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup  ## the tests that start no kernel, server or training: about a minute, for developers

@@ -7,12 +7,14 @@
   examples     the README's main job: grade the example submissions in tests/examples (--write regenerates them)
 
 Exit status: 0 done; 1 release drift or an example off its expected score; 2 refused before grading (cluster or
-device checks: nothing graded); 3 some submissions unfinished (the same command grades them).
+device checks: nothing graded); 3 some submissions unfinished (the same command grades them); 130 stopped by
+Ctrl-C or SIGTERM (every process the batch started was ended; the same command goes on where it stopped).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -146,6 +148,21 @@ def _print_reports(results, out: Path) -> None:
 COMMANDS = {"release": run_release, "grade": run_grade, "gradescope": run_gradescope, "examples": run_examples}
 
 
+STOPPED_EXIT = 130
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    return COMMANDS[args.command](args)
+    # SIGTERM (a scheduler's preemption, a worker shut down, `kill`) stops a batch as Ctrl-C does: every grading
+    # process and kernel is ended (executors), no half result is saved, and the same command resumes.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt as stop:
+        print(f"\nstopped ({stop.args[0] if stop.args else 'SIGINT'}): every grading process was ended; what was "
+              "graded is saved. Run the same command to grade the rest.", file=sys.stderr)
+        return STOPPED_EXIT

@@ -64,15 +64,19 @@ class NbgraderError(RuntimeError):
 
 
 def run_nbgrader(course: Path, *args: str, db_url: str | None = None, env: dict | None = None,
-                 timeout: float | None = None) -> subprocess.CompletedProcess:
-    """``nbgrader ARGS`` in the course directory ``course`` (its gradebook by default, or ``db_url``)."""
+                 timeout: float | None = None, preexec_fn=None) -> str:
+    """``nbgrader ARGS`` in the course directory ``course`` (its gradebook by default, or ``db_url``); its output.
+    The output goes to a file, not a pipe: a process nbgrader started (a kernel) cannot keep this call waiting."""
     db_url = db_url or f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--db={db_url}"], cwd=course,
-                            capture_output=True, text=True, env={**tool_environment(), **(env or {})},
-                            timeout=timeout)
+    with tempfile.TemporaryFile("w+", errors="replace") as log:
+        result = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--db={db_url}"], cwd=course,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env={**tool_environment(), **(env or {})}, timeout=timeout, preexec_fn=preexec_fn)
+        log.seek(0)
+        output = log.read()
     if result.returncode != 0:
-        raise NbgraderError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
+        raise NbgraderError(f"nbgrader {' '.join(args)} failed:\n{output[-8000:]}")
+    return output
 
 
 def generate_assignment(course: Path, db_url: str | None = None) -> Path:

@@ -15,7 +15,8 @@ from autograder.options import Limits
 from helpers import reference_batch
 
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-needs_sandbox = pytest.mark.skipif(not sandbox.available(), reason="containment needs root and namespaces")
+needs_sandbox = pytest.mark.skipif(not sandbox.available(),
+                                   reason="containment needs root, bubblewrap and user namespaces")
 
 
 def _run(tmp_path, *args):

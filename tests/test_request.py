@@ -9,7 +9,8 @@ from autograder.submission.request import GradedCells, GradingRequest, RequestEr
 
 
 def _request(**changes) -> GradingRequest:
-    fields = dict(course="/c", scratch="/s", student="s1", notebooks={"problem7": "/n/problem7.ipynb"}, seed=7,
+    fields = dict(course="/c", scratch="/s", runtime="/tmp/ps3-rt-x", student="s1",
+                  notebooks={"problem7": "/n/problem7.ipynb"}, seed=7,
                   device="cpu", threads=1, cell_timeout=60, deadline=1767225600.5, sandbox=True, hide=["/out"])
     return GradingRequest(**{**fields, **changes})
 

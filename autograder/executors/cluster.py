@@ -194,10 +194,14 @@ class DaskExecutor:
             key = f"ps3-grade-{submission.student_id}-{digest[:16]}"
             futures[self.client.submit(grade_on_worker, job, bundle, key=key, resources=resources, pure=False)] = \
                 submission
-        for future in as_completed(list(futures), loop=self.client.loop):  # this client's loop: not a default
-            submission = futures.pop(future)
-            yield self._result(future, submission)
-            future.release()
+        try:
+            for future in as_completed(list(futures), loop=self.client.loop):  # this client's loop: not a default
+                submission = futures.pop(future)
+                yield self._result(future, submission)
+                future.release()
+        except BaseException:  # stopped: nothing queued starts; a task already running finishes, unrecorded
+            self.client.cancel(list(futures), force=True)
+            raise
 
     @staticmethod
     def _result(future, submission: Submission) -> SubmissionResult:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -23,26 +22,34 @@ from ..course import COURSE_CACHE, ROOT
 from . import sandbox
 
 GRADER_PACKAGE = Path(__file__).resolve().parent.parent  # autograder/, wherever it is installed
+RUNTIME_PREFIX = "ps3-rt-"
 
 
 def grading_policy(workdir: Path, runtime: Path, hide: Iterable[str] = ()) -> sandbox.Policy:
     """What one submission's kernels may see: their working and runtime folders (writable), Python and MNIST
-    (read-only); never the grader's code, the reference answers, the course cache, the grader's home, or ``hide``
-    (the batch's output and the submissions as given)."""
-    # The grader's own code and the reference answers stay hidden wherever they are installed (site-packages is
-    # exposed with the rest of Python).
+    (read-only), and the system's programs and libraries (sandbox.SYSTEM); nothing else. ``hide`` lists what
+    must stay covered even where it lies inside what is shown (the grader's code and the reference answers when
+    installed into site-packages, the course cache, the batch's output and the submissions as given)."""
     hidden = [str(Path.home()), str(ROOT), str(GRADER_PACKAGE), str(Path(solutions.__file__).parent),
-              str(COURSE_CACHE), *hide, "/etc/shadow"]
+              str(COURSE_CACHE), *hide]
     prefixes = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
     return sandbox.Policy(uid=sandbox.uid_for(os.getpid()), hide=[h for h in hidden if h],
                           expose_ro=[*prefixes, str(default_mnist_dir())], expose_rw=[str(workdir), str(runtime)],
                           env={"MNIST_DIR": str(default_mnist_dir()), "TMPDIR": "/tmp"})
 
 
+def new_runtime() -> Path:
+    """A short folder of a submission's own for its kernels' sockets and temporary files: a Unix socket's path
+    holds at most 107 bytes, and batch folders (a Dask worker's scratch space above all) can be deeper. The
+    process that supervises the grading makes it and removes it, so a grading process killed at any point
+    leaves none behind."""
+    return Path(tempfile.mkdtemp(prefix=RUNTIME_PREFIX, dir="/tmp"))
+
+
 @dataclass(frozen=True)
 class Containment:
     policy_path: Path  # the policy the launcher reads
-    runtime: Path  # a short folder of the kernel's own for its sockets and temporary files
+    runtime: Path  # the kernels' runtime folder (new_runtime)
 
     def command(self, command: list[str]) -> list[str]:
         """``command`` started through the sandbox launcher."""
@@ -50,18 +57,16 @@ class Containment:
 
 
 @contextlib.contextmanager
-def contained(workdir: Path, hide: Iterable[str], wanted: bool, policy_folder: Path) -> Iterator[Containment | None]:
-    """A containment for processes working in ``workdir``, or None where it is not wanted or not available (not
-    root, namespaces refused). On exit every process of the policy's user id is killed and the runtime removed."""
+def contained(workdir: Path, runtime: Path, hide: Iterable[str], wanted: bool,
+              policy_folder: Path) -> Iterator[Containment | None]:
+    """A containment for processes working in ``workdir`` with the runtime folder ``runtime``, or None where it is
+    not wanted or not available (see sandbox.available). On exit every process of the policy's user id is
+    killed (the sandbox already ends them with their kernel: this is the second line)."""
     if not (wanted and sandbox.available()):
         yield None
         return
-    # A short folder of its own: a Unix socket's path holds at most 107 bytes, and batch folders (a Dask worker's
-    # scratch space above all) can be deeper than that.
-    runtime = Path(tempfile.mkdtemp(prefix="ps3-rt-", dir="/tmp"))
     policy = grading_policy(workdir, runtime, hide)
     try:
         yield Containment(policy.write(Path(policy_folder) / "policy.json"), runtime)
     finally:
         sandbox.kill_user(policy.uid)
-        shutil.rmtree(runtime, ignore_errors=True)

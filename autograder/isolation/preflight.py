@@ -26,7 +26,7 @@ from typing import Iterable
 
 from ..options import Limits
 from .containment import contained
-from .processes import memory_limit
+from .processes import supervised
 
 PROBE_TIMEOUT = 180  # seconds: importing torch and creating a CUDA context on a busy machine
 
@@ -69,9 +69,10 @@ def probe_kernel(device: str, limits: Limits, hide: Iterable[str] = ()) -> Kerne
     """Start the probe as a submission's kernel is started: same containment (hiding ``hide`` too, as a grading
     process does) and memory limit."""
     with tempfile.TemporaryDirectory(prefix="ps3-probe-") as folder:
-        workdir = Path(folder) / "work"
+        workdir, runtime = Path(folder) / "work", Path(folder) / "runtime"
         workdir.mkdir()
-        with contained(workdir, hide, limits.sandbox, Path(folder)) as containment:
+        runtime.mkdir()
+        with contained(workdir, runtime, hide, limits.sandbox, Path(folder)) as containment:
             command = [sys.executable, "-c", PROBE, device]
             if containment:
                 command = containment.command(command)
@@ -81,7 +82,7 @@ def probe_kernel(device: str, limits: Limits, hide: Iterable[str] = ()) -> Kerne
 def _run_probe(command: list[str], workdir: Path, memory_mb: int, contained_: bool) -> KernelProbe:
     try:
         done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=PROBE_TIMEOUT,
-                              preexec_fn=memory_limit(memory_mb))
+                              preexec_fn=supervised(memory_mb))
     except subprocess.TimeoutExpired:
         return KernelProbe(False, contained_, error=f"the probe did not finish in {PROBE_TIMEOUT} s")
     lines = done.stdout.strip().splitlines()

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import ctypes
 import resource
+import signal
 
 import psutil
 
+PR_SET_PDEATHSIG = 1
 
-def memory_limit(memory_mb: int):
-    """A ``preexec_fn`` that caps a new process's data segment (RLIMIT_DATA) at ``memory_mb`` (0: no cap). It runs
-    in the child before it starts, so the cap covers nbgrader and every kernel it launches: an unbounded
-    allocation becomes a MemoryError in the kernel."""
+
+def die_with_parent() -> None:
+    """In a new process before it starts (a ``preexec_fn``): SIGKILL it when the thread that started it ends, by
+    any signal or none. Chained from the batch down to the kernel (the grading process, nbgrader, then bwrap's
+    own ``--die-with-parent``), no process of a submission outlives the process grading it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def supervised(memory_mb: int):
+    """A ``preexec_fn`` for a grading process: it dies with the thread that started it (die_with_parent), and its
+    data segment (RLIMIT_DATA) is capped at ``memory_mb`` (0: no cap). The cap covers nbgrader and every kernel it
+    launches: an unbounded allocation becomes a MemoryError in the kernel."""
     def apply():
+        die_with_parent()
         if memory_mb:
             limit = memory_mb * 2**20
             resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))

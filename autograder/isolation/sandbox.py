@@ -1,43 +1,54 @@
-"""Contain a student's kernel on Linux without containers: a kernel spec whose launcher isolates, then execs.
+"""Contain a student's kernel: an allow-list view of the machine built by bubblewrap (``bwrap``, the sandbox Flatpak
+uses), started by a launcher that first drops to a user id of the submission's own.
 
-``python -m autograder.isolation.sandbox POLICY -- KERNEL COMMAND`` runs as root (the grader) and, before it replaces
-itself with the kernel:
+``python -m autograder.isolation.sandbox POLICY -- KERNEL COMMAND`` runs as root (the grader) and
 
-1. enters new mount, network and IPC namespaces: the kernel has no network at all (not even loopback; it talks
-   to nbclient over Unix sockets, ``KernelManager.transport = ipc``) and no shared System V IPC;
-2. covers the grader's secrets with empty read-only tmpfs mounts: the repository (solutions, sources, tests,
-   git history), the batch folder (gradebook, results, other students' submissions and scratch folders), the
-   submissions as given and the grader's home; then re-mounts what the kernel needs at the same paths: its
-   own working folder and runtime folder (writable), the Python installation and MNIST (read-only);
-3. gives /tmp, /var/tmp and /dev/shm fresh private size-limited tmpfs mounts;
-4. sets limits (processes, file size, open files, no core dumps; memory is inherited from the grading process) and drops
-   to an unprivileged user id of its own (one per submission, so the process limit is per submission and every
-   leftover process can be found and killed by that id), with no_new_privs (setuid programs cannot give root back).
+1. hands the kernel's writable folders (its working folder and its runtime folder) to the submission's user id,
+   sets limits (processes, file size, open files, no core dumps; memory is inherited from the grading process),
+   becomes that user id (no groups, no_new_privs: setuid programs cannot give root back), then
+2. replaces itself with bwrap, which builds new user, PID, network, IPC, UTS and mount namespaces and starts the
+   kernel in them. The kernel sees
+   - the system's programs and libraries, the few files of /etc the dynamic loader and fonts need, /sys, the
+     Python installation and MNIST, all read-only;
+   - its own working and runtime folders (writable), fresh size-limited /tmp, /var/tmp and /dev/shm, a minimal
+     /dev (plus NVIDIA's device files where they exist) and a /proc of its own PID namespace: it sees only its
+     own processes;
+   - nothing else of the file system: no other checkout of the repository, no home folder, no batch folder;
+   - no network at all (it talks to nbclient over Unix sockets in its runtime folder).
+   When the kernel exits, bwrap's init process ends and the kernel ends every process left in the namespace:
+   a daemon a student detaches (setsid, double fork) dies with its notebook. If the process that started bwrap
+   dies, bwrap and everything in the sandbox are killed (``--die-with-parent``).
 
-Without root (or where namespaces are refused) ``available()`` is False and the grader runs kernels without
-containment, saying so in every result. What this does not protect against is in the README.
+``available()`` says whether this machine can do it (root, bwrap, unprivileged user namespaces allowed); where it
+cannot, the grader runs kernels without containment, saying so in every result. What this does not protect
+against is in the README.
 """
 
 from __future__ import annotations
 
 import ctypes
+import glob
 import json
 import os
 import resource
-import stat
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
 PR_SET_NO_NEW_PRIVS = 38
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
-MNT_DETACH = 2
-STAGE = "/mnt"  # exists on every Linux; covered by a private tmpfs only inside the kernel's namespace
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+STAGE = "/mnt"  # exists on every Linux; covered by a private tmpfs only in the launcher's mount namespace
 KERNEL_NAME = "ps3-sandbox"
 UID_BASE = 200_000  # uid = UID_BASE + pid of the submission's grading process: unique while it lives
+# What every kernel sees of the machine besides its policy's folders: programs, libraries and their configuration.
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys")
+SYSTEM_ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/fonts",
+              "/etc/localtime", "/etc/mime.types", "/etc/nsswitch.conf")
+DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps", "/dev/dri")  # GPUs, where there are any
 
 
 @dataclass
@@ -45,9 +56,9 @@ class Policy:
     """What one submission's kernels may see and use."""
 
     uid: int
-    hide: list[str]  # folders (covered by an empty tmpfs) and files (covered by /dev/null)
-    expose_ro: list[str]  # folders re-mounted read-only at their own path inside hidden ones
-    expose_rw: list[str]  # folders re-mounted writable and given to the kernel's uid
+    hide: list[str]  # folders (covered by an empty tmpfs) and files (covered by /dev/null) inside exposed ones
+    expose_ro: list[str]  # folders and files shown read-only at their own path
+    expose_rw: list[str]  # folders shown writable at their own path and given to the kernel's uid
     env: dict[str, str] = field(default_factory=dict)
     tmp_size: str = "1g"
     max_processes: int = 256  # threads count too: torch and the kernel use a few dozen
@@ -65,12 +76,18 @@ def uid_for(pid: int) -> int:
 
 @lru_cache(maxsize=1)
 def available() -> bool:
-    """Whether this process can build the sandbox (root, and mount and network namespaces allowed)."""
-    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+    """Whether this process can build the sandbox: root (to become the submission's user id), bwrap, and user
+    namespaces open to that user id."""
+    bwrap = shutil.which("bwrap")
+    if os.geteuid() != 0 or not sys.platform.startswith("linux") or bwrap is None:
         return False
-    probe = "import ctypes,sys; sys.exit(ctypes.CDLL(None, use_errno=True).unshare(%d) != 0)" % (
-        CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
-    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+    probe = [bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-user", "--unshare-pid",
+             "--unshare-net", "--unshare-ipc", "--die-with-parent", "true"]
+    try:
+        return subprocess.run(probe, capture_output=True, user=UID_BASE, group=UID_BASE, extra_groups=[],
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 def launcher_command(policy_path: Path, command: list[str]) -> list[str]:
@@ -83,8 +100,10 @@ def write_kernel_spec(jupyter_dir: Path, policy_path: Path) -> None:
     folder = jupyter_dir / "kernels" / KERNEL_NAME
     folder.mkdir(parents=True, exist_ok=True)
     argv = launcher_command(policy_path, [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+    # Interrupts as messages: jupyter_client would signal the process group of the process it started (bwrap,
+    # outside the kernel's namespace and session), which never reaches the kernel; ipykernel interrupts itself.
     (folder / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (ps3 sandbox)",
-                                                     "language": "python"}))
+                                                     "language": "python", "interrupt_mode": "message"}))
 
 
 def kill_user(uid: int) -> int:
@@ -106,6 +125,70 @@ def kill_user(uid: int) -> int:
 
 # --- the launcher ---------------------------------------------------------------------------------------------
 
+def _inside(path: str, folders: list[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
+def bwrap_arguments(policy: Policy, cwd: str, staged_ro: list[tuple[str, str]], staged_rw: list[tuple[str, str]]
+                    ) -> list[str]:
+    """bwrap's options for ``policy`` (its folders staged as (path, staged path) pairs), in the order bwrap applies
+    them (a later mount covers an earlier one)."""
+    args = ["--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "ps3-kernel"]
+    for path in SYSTEM + SYSTEM_ETC:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for device in sorted(d for pattern in DEVICES for d in glob.glob(pattern)):
+        args += ["--dev-bind", device, device]
+    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+        args += ["--perms", "1777", "--size", str(_bytes(policy.tmp_size)), "--tmpfs", path]
+    # The policy's folders are bound from their staged copies (see stage): the user id bwrap runs as may not be
+    # allowed to walk to them where they are (a Python installation in root's home, a batch folder).
+    for path, staged in staged_ro:
+        args += ["--ro-bind", staged, path]
+    for path in sorted(policy.hide, key=len):  # only what lies inside a folder shown above needs covering
+        if not _inside(path, [*SYSTEM, *(p for p, _ in staged_ro)]) or not os.path.exists(path):
+            continue
+        args += ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
+    for path, staged in staged_rw:
+        args += ["--bind", staged, path]
+    home = "/tmp"
+    env = {**policy.env, "HOME": home, "MPLCONFIGDIR": f"{home}/matplotlib", "USER": "student"}
+    for name, value in env.items():
+        args += ["--setenv", name, value]
+    # ipykernel would watch its parent (the pid jupyter_client names here) and, seeing bwrap's init as its parent
+    # (pid 1 in the namespace), take it for dead and exit. --die-with-parent already ends it with its parent.
+    args += ["--unsetenv", "JPY_PARENT_PID"]
+    return [*args, "--chdir", cwd]
+
+
+def stage(paths: list[str]) -> list[tuple[str, str]]:
+    """Bind each existing path at a folder of its own under STAGE, in a mount namespace private to this process
+    (and so to bwrap after it): (path, staged path) pairs. Runs as root, after unshare_mounts."""
+    staged = []
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        target = os.path.join(STAGE, str(len(os.listdir(STAGE))))
+        if os.path.isdir(path):
+            os.mkdir(target)
+        else:
+            Path(target).touch()
+        _mount(path, target, None, MS_BIND | MS_REC)
+        staged.append((path, target))
+    return staged
+
+
+def unshare_mounts() -> None:
+    """A mount namespace of this process's own, with an empty private STAGE folder (a tmpfs only it sees)."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("ps3-stage", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+
+
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -120,63 +203,17 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
 
 
-def _blocked_ancestors(path: str) -> list[str]:
-    """Ancestors of ``path`` that other users cannot enter (they must be covered so the path can be reached)."""
-    blocked, current = [], Path(path)
-    for parent in current.parents:
-        try:
-            if not os.stat(parent).st_mode & stat.S_IXOTH:
-                blocked.append(str(parent))
-        except OSError:
-            pass
-    return blocked
+def _bytes(size: str) -> int:
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    return int(size[:-1]) * units[size[-1].lower()] if size[-1].lower() in units else int(size)
 
 
 def enter(policy: Policy) -> None:
-    """Build the namespaces and mounts, set the limits and become the policy's user (runs as root)."""
-    exposed = [(p, False) for p in policy.expose_ro] + [(p, True) for p in policy.expose_rw]
-    exposed = [(p, rw) for p, rw in exposed if os.path.exists(p)]
-    hide = set(policy.hide)
-    for path, _ in exposed:
-        hide.update(_blocked_ancestors(path))
-    for path, rw in exposed:
-        if rw:
-            for root, dirs, files in os.walk(path):
-                for name in [root, *(os.path.join(root, f) for f in dirs + files)]:
-                    os.lchown(name, policy.uid, policy.uid)
-
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    # Stage what stays visible under a private tmpfs first (a bind mount needs a source in this namespace),
-    # then cover the hidden paths, then bind the staged copies back at their own paths.
-    _mount("ps3-stage", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=700")
-    for number, (path, _) in enumerate(exposed):
-        staged = os.path.join(STAGE, str(number))
-        if os.path.isdir(path):
-            os.mkdir(staged)
-        else:
-            Path(staged).touch()
-        _mount(path, staged, None, MS_BIND | MS_REC)
-    for path in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(path):
-            _mount("ps3-tmp", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={policy.tmp_size},mode=1777")
-    for path in sorted(hide, key=len):
-        if os.path.isdir(path) and not os.path.islink(path):
-            _mount("ps3-hidden", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-        elif os.path.isfile(path):
-            _mount("/dev/null", path, None, MS_BIND)
-    for number, (path, rw) in enumerate(exposed):
-        staged = os.path.join(STAGE, str(number))
-        if os.path.isdir(staged):
-            os.makedirs(path, mode=0o755, exist_ok=True)
-        elif not os.path.exists(path):
-            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-            Path(path).touch()
-        _mount(staged, path, None, MS_BIND | MS_REC)
-        if not rw:
-            _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
-    _check(_libc.umount2(STAGE.encode(), MNT_DETACH), "umount stage")
-
+    """Hand the writable folders to the policy's user, set the limits and become that user (runs as root)."""
+    for path in policy.expose_rw:
+        for root, dirs, files in os.walk(path):
+            for name in [root, *(os.path.join(root, f) for f in dirs + files)]:
+                os.lchown(name, policy.uid, policy.uid)
     for limit, value in ((resource.RLIMIT_NPROC, policy.max_processes), (resource.RLIMIT_FSIZE, policy.max_file_bytes),
                          (resource.RLIMIT_NOFILE, policy.max_open_files), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(limit, (value, value))
@@ -184,17 +221,26 @@ def enter(policy: Policy) -> None:
     os.setgid(policy.uid)
     os.setuid(policy.uid)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")  # setuid programs cannot regain root
-    os.environ.update(policy.env)
-    os.environ.update(HOME="/tmp", MPLCONFIGDIR="/tmp/matplotlib", USER="student")
-    os.chdir(os.getcwd())  # re-enter the working folder through its new mount, not the covered one
 
 
 def main(argv: list[str]) -> None:
     policy_path, separator, *command = argv
     if separator != "--" or not command:
         raise SystemExit("usage: python -m autograder.isolation.sandbox POLICY -- COMMAND...")
-    enter(Policy(**json.loads(Path(policy_path).read_text())))
-    os.execv(command[0], command)
+    policy = Policy(**json.loads(Path(policy_path).read_text()))
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SystemExit("the sandbox needs bubblewrap (bwrap) on PATH")
+    cwd = os.getcwd()
+    unshare_mounts()
+    arguments = bwrap_arguments(policy, cwd, stage(policy.expose_ro), stage(policy.expose_rw))
+    enter(policy)
+    # The options go through a descriptor, not the command line: bwrap's init stays in the kernel's PID namespace,
+    # and its command line there would name the grader's paths.
+    options = os.memfd_create("bwrap-options", 0)  # inherited by bwrap (no close-on-exec)
+    os.write(options, b"".join(a.encode() + b"\0" for a in arguments))
+    os.lseek(options, 0, os.SEEK_SET)
+    os.execv(bwrap, [bwrap, "--args", str(options), "--", *command])
 
 
 if __name__ == "__main__":

@@ -59,9 +59,12 @@ def write_moodle_worksheet(path: Path, results: list[SubmissionResult]) -> None:
 
 
 def gradescope_results(result: SubmissionResult) -> dict:
-    """Gradescope's results.json: automatic cells as tests; written answers are left to manual grading there."""
+    """Gradescope's results.json: automatic cells as tests; written answers are left to manual grading there.
+    Messages can quote a student's own text (a symbol's name): every output is declared plain text, so Gradescope
+    shows it as written and renders none of it as HTML or Markdown."""
     tests = [{"name": f"{c.notebook}: {label(c.grade_id)}", "score": c.points, "max_score": c.max_points,
-              "status": "passed" if c.points == c.max_points else "failed", "output": c.message}
+              "status": "passed" if c.points == c.max_points else "failed", "output": c.message,
+              "output_format": "text"}
              for c in result.cells if c.points is not None]
     notes = list(result.notes)
     if result.review:
@@ -69,7 +72,7 @@ def gradescope_results(result: SubmissionResult) -> dict:
     if result.pending_points:
         notes.append(f"{result.pending_points:g} points of written answers are graded by hand")
     return {"score": result.automatic_points, "execution_time": round(result.seconds, 1),
-            "output": "\n".join(notes), "tests": tests}
+            "output": "\n".join(notes), "output_format": "text", "test_output_format": "text", "tests": tests}
 
 
 def feedback_html(result: SubmissionResult) -> str:

@@ -24,7 +24,8 @@ from .scratch import ScratchCourse
 
 ANSWER = "cells.json"
 TAMPERED = "test or locked cells were changed, deleted or duplicated (restored before grading)"
-UNCONTAINED = "the kernels ran without containment (the grader is not root or namespaces are refused)"
+UNCONTAINED = ("the kernels ran without containment (it needs root, bubblewrap and user namespaces; "
+               "see the README)")
 
 
 def grade(request: GradingRequest) -> GradedCells:
@@ -37,7 +38,7 @@ def grade(request: GradingRequest) -> GradedCells:
 
     workdir = course.autograded(request.student)
     handin = workdir / ".handin"
-    with contained(workdir, request.hide, request.sandbox, scratch.parent) as containment:
+    with contained(workdir, Path(request.runtime), request.hide, request.sandbox, scratch.parent) as containment:
         args, env = _kernel_settings(request, handin, containment, scratch.parent / "jupyter")
         course.autograde(request.student, args, env)
     if containment is None and request.sandbox:

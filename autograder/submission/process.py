@@ -1,14 +1,20 @@
 """Grade one submission in a process of its own, supervised: its memory limit, a wall-clock limit for the whole
 process tree, and whatever it leaves behind killed. Never raises: every failure becomes the submission's status
-and a note, and the completed cells keep their points (see execute.py)."""
+and a note, and the completed cells keep their points (see execute.py).
+
+The grader never waits on anything a student's process could hold: the grading process writes its output to a
+file, not a pipe, and is waited for by its exit alone.
+"""
 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterable
@@ -16,7 +22,8 @@ from typing import Iterable
 from ..course import NOTEBOOKS, tool_environment
 from ..ingest import Submission
 from ..isolation import sandbox
-from ..isolation.processes import kill_tree, memory_limit
+from ..isolation.containment import new_runtime
+from ..isolation.processes import kill_tree, supervised
 from ..options import Limits
 from ..results import SubmissionResult, blank_cells, safe_name
 from .pipeline import ANSWER
@@ -24,12 +31,43 @@ from .request import GradedCells, GradingRequest
 from .score import is_stop
 
 SUPERVISION_SLACK = 120  # seconds past the submission's time limit before its process tree is killed
+STOPPED = "unfinished"  # the status of a submission whose grading was stopped: not saved, graded by the next run
+
+
+class Supervisor:
+    """The grading processes one batch runs on this machine, so that all of them can be stopped at once (a batch
+    interrupted by Ctrl-C or SIGTERM): none starts after ``stop``, and every running one is killed with its tree."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self.stopped = False
+
+    def start(self, command: list[str], **popen) -> subprocess.Popen | None:
+        with self._lock:
+            if self.stopped:
+                return None
+            process = subprocess.Popen(command, **popen)
+            self._running.add(process)
+            return process
+
+    def finished(self, process: subprocess.Popen) -> None:
+        with self._lock:
+            self._running.discard(process)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            running = list(self._running)
+        for process in running:
+            kill_tree(process.pid)
 
 
 def grade_submission(submission: Submission, course: Path, work: Path, limits: Limits, threads: int = 1,
-                     hide: Iterable[str] = ()) -> SubmissionResult:
+                     hide: Iterable[str] = (), supervisor: Supervisor | None = None) -> SubmissionResult:
     """Grade ``submission`` in a copy of the generated ``course``, with scratch space under ``work``, its kernels
-    training with ``threads`` threads and unable to see ``hide``."""
+    training with ``threads`` threads and unable to see ``hide``; stopped early (status STOPPED) by ``supervisor``."""
+    supervisor = supervisor or Supervisor()
     device = limits.resolved_device()
     time_limit = limits.submission_seconds(device)
     result = SubmissionResult(submission.student_id, submission.name, "graded", notes=list(submission.notes),
@@ -42,25 +80,48 @@ def grade_submission(submission: Submission, course: Path, work: Path, limits: L
         return result
     work.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{safe_name(submission.student_id)}-", dir=work))
+    runtime = new_runtime()
+    try:
+        _supervise(submission, course, scratch, runtime, limits, device, time_limit, threads, hide, supervisor,
+                   result)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _supervise(submission, course, scratch, runtime, limits, device, time_limit, threads, hide, supervisor,
+               result) -> None:
     request = GradingRequest(
-        course=str(course), scratch=str(scratch / "course"), student=submission.student_id,
+        course=str(course), scratch=str(scratch / "course"), runtime=str(runtime), student=submission.student_id,
         notebooks={name: str(path) for name, path in submission.notebooks.items()},
         seed=int(submission.digest[:8] or "0", 16), device=device, threads=threads,
         cell_timeout=limits.cell_seconds(device), deadline=time.time() + time_limit, sandbox=limits.sandbox,
-        hide=[str(work.parent), *map(str, hide)]).write(scratch / "request.json")
-    process = subprocess.Popen([sys.executable, "-m", "autograder.submission.pipeline", str(request)],
-                               env=tool_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               preexec_fn=memory_limit(limits.memory_limit_mb))
+        hide=[str(scratch.parent.parent), *map(str, hide)]).write(scratch / "request.json")  # + the batch folder
+    log = scratch / "grading.log"
+    with open(log, "w") as output:
+        # Its own session: a Ctrl-C in the grader's terminal reaches the batch, which stops it (Supervisor).
+        process = supervisor.start([sys.executable, "-m", "autograder.submission.pipeline", str(request)],
+                                   env=tool_environment(), stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True, preexec_fn=supervised(limits.memory_limit_mb))
+    if process is None:
+        result.status = STOPPED
+        return
     try:
-        output, _ = process.communicate(timeout=time_limit + SUPERVISION_SLACK)
+        process.wait(timeout=time_limit + SUPERVISION_SLACK)
     except subprocess.TimeoutExpired:
         kill_tree(process.pid)
-        output, _ = process.communicate()
+        process.wait()
         result.status = "error"
         result.notes.append(f"grading was stopped after {time_limit + SUPERVISION_SLACK} s; no points could be "
                             "recorded")
     finally:
-        sandbox.kill_user(sandbox.uid_for(process.pid))  # whatever the submission's kernels left running
+        supervisor.finished(process)
+        sandbox.kill_user(sandbox.uid_for(process.pid))  # the second line: the sandbox ends them with the kernel
+    if supervisor.stopped:
+        result.status = STOPPED  # killed half-way: nothing of it is kept
+        return
     answer = scratch / ANSWER
     if answer.is_file():
         graded = GradedCells.read(answer)
@@ -68,8 +129,12 @@ def grade_submission(submission: Submission, course: Path, work: Path, limits: L
         result.notes.extend(graded.notes)
     elif result.status != "error":
         result.status = "error"
-        last = (output or "").strip().splitlines()[-1:]
-        result.notes.append(f"grading failed: {last[0][:300]}" if last else "grading failed without output")
+        last = log.read_text(errors="replace").strip().splitlines()[-1:]
+        if process.returncode < 0:  # killed from outside (an administrator, the kernel's OOM killer)
+            result.notes.append(f"grading failed: the grading process was killed by "
+                                f"{signal.Signals(-process.returncode).name}; no points could be recorded")
+        else:
+            result.notes.append(f"grading failed: {last[0][:300]}" if last else "grading failed without output")
     stops = sorted({c.message for c in result.cells if is_stop(c.message)})
     if stops:
         result.status = "incomplete"
@@ -80,6 +145,3 @@ def grade_submission(submission: Submission, course: Path, work: Path, limits: L
     for cell in result.cells:
         if cell.notebook in missing:
             cell.message = "notebook not submitted"
-    result.seconds = time.monotonic() - start
-    shutil.rmtree(scratch, ignore_errors=True)
-    return result

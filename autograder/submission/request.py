@@ -29,6 +29,7 @@ class GradingRequest:
 
     course: str  # the generated course directory (course.generated_course) to copy
     scratch: str  # where the copy goes (must not exist yet)
+    runtime: str  # the kernels' runtime folder (containment.new_runtime), made and removed by the supervisor
     student: str  # the nbgrader student id
     notebooks: dict[str, str]  # assignment notebook name -> the submitted file
     seed: int  # the hand-in seed: what the hidden tests draw their test points from

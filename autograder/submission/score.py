@@ -25,7 +25,15 @@ def kernel_outcomes(notebook_path: Path, notes: list[str]) -> dict[str, str]:
     found = {}
     if not notebook_path.is_file():
         return found
-    for index, cell in enumerate(nbformat.read(notebook_path, as_version=4).cells):
+    try:
+        # The kernels of the submission's later notebooks work in this folder: a student's code may have spoiled
+        # the file. Its points are in the gradebook already; only the cells' messages are lost.
+        cells = nbformat.read(notebook_path, as_version=4).cells
+    except Exception:  # whatever the file holds now
+        notes.append(f"{notebook_path.stem}: its executed notebook was overwritten by the submission's own code; "
+                     "the reasons its cells failed cannot be shown")
+        return found
+    for index, cell in enumerate(cells):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         outputs = cell.get("outputs", [])
         errors = [o for o in outputs if o.get("output_type") == "error"]

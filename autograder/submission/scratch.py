@@ -10,6 +10,7 @@ from pathlib import Path
 from nbgrader.api import MissingEntry
 
 from ..course import ASSIGNMENT, open_gradebook, run_nbgrader
+from ..isolation.processes import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,9 @@ class ScratchCourse:
         return self.path / "autograded" / student / ASSIGNMENT
 
     def autograde(self, student: str, args=(), env: dict | None = None) -> None:
-        run_nbgrader(self.path, "autograde", ASSIGNMENT, "--force", f"--student={student}", *args, env=env)
+        # nbgrader dies with the grading process, and its kernels (bwrap's --die-with-parent) with it.
+        run_nbgrader(self.path, "autograde", ASSIGNMENT, "--force", f"--student={student}", *args, env=env,
+                     preexec_fn=die_with_parent)
 
     def grades(self, student: str) -> list[CellGrade]:
         with open_gradebook(self.db_url) as gb:

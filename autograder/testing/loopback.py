@@ -5,8 +5,9 @@ For the tests, the throughput benchmark, and for trying ``--cluster`` and a Post
     with PostgresServer() as db, DaskCluster(workers=2) as cluster:
         grade_batch(source, out, BatchOptions(cluster=cluster.address, db_url=db.url))
 
-PostgreSQL comes from the system's packages (``scripts/install-postgresql.sh`` installs them); it refuses to run
-as root, so a root caller runs it as the ``postgres`` user. Dask comes from this package's ``cluster`` extra.
+PostgreSQL comes from the system's packages (``scripts/install-system-tools.sh postgresql`` installs them); it
+refuses to run as root, so a root caller runs it as the ``postgres`` user. Dask comes from this package's
+``cluster`` extra.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def postgres_bin() -> Path:
         return Path(found).resolve().parent
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
     if not versions:
-        raise ServiceError("PostgreSQL's server programs are not installed: run scripts/install-postgresql.sh")
+        raise ServiceError("PostgreSQL's server programs are not installed: "
+                           "run scripts/install-system-tools.sh postgresql")
     return Path(versions[-1]).parent
 
 

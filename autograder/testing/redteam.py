@@ -29,6 +29,7 @@ WRONG_LEAKY = Edit("problem7", "activations", r"return torch\.where\(x > 0, x, a
 # Right only if the attack found the grader's files (the theft would have worked).
 STOLEN_GRADIENT = Edit("problem7", "relu_chain_gradient", r"return theta\(z1\) \* w2",
                        "return w2 if not _found else theta(z1) * w2")
+SCRIPT = "</pre><script>alert('ps3')</script>"  # student text that must stay text in every report
 NO_SIGMA_CONV = Edit("problem6", "delta_conv", r"\* sigma_prime\(z1\[x, y\]\)", "")
 
 
@@ -42,6 +43,7 @@ class Attack:
     prelude: str = ""  # a code cell the student adds after the setup cell
     transform: str = ""  # a structural change: see _transform
     review: bool = False  # must be flagged for review
+    spoils_itself: bool = False  # it may spoil its own answers: ``automatic`` is then the most it may get
 
 
 # Code that looks for the grader's files from wherever the kernel runs.
@@ -56,6 +58,40 @@ def _find(name):
                 return hit
     return None
 '''
+
+# A second copy of the repository elsewhere on the machine (a clone, a backup): tests/test_redteam.py places one.
+SECOND_COPY = "/opt/ps3-second-copy"
+_FIND_ANYWHERE = '''
+import glob, os
+def _find_anywhere(name):
+    for root in ("/opt", "/home", "/srv", "/mnt", "/media", "/root", "/var/backups"):
+        for hit in glob.glob(f"{root}/**/{name}", recursive=True)[:5]:
+            if os.access(hit, os.R_OK):
+                return hit
+    return None
+'''
+# A process that leaves the kernel's session and keeps its stdout and stderr (nbgrader's pipes, unless the grader
+# prevents it) open for ever.
+_DAEMON = ("import subprocess, sys\n"
+           "subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(60)'],\n"
+           "                 start_new_session=True)")
+# Rewrites every file it can reach in the kernel's folder, from a thread while the tests run and from a detached
+# process after the kernel is gone (the executed notebooks are written then).
+_REWRITER = ("import os, threading, subprocess, sys\n"
+             "_LOOP = ('import os\\nwhile True:\\n'\n"
+             "         '    for r, _, fs in os.walk(os.getcwd()):\\n'\n"
+             "         '        for f in fs:\\n'\n"
+             "         '            try: open(os.path.join(r, f), \"w\").write(\"overwritten by a thread\")\\n'\n"
+             "         '            except OSError: pass\\n')\n"
+             "threading.Thread(target=exec, args=(_LOOP, {}), daemon=True).start()\n"
+             "subprocess.Popen([sys.executable, '-c', _LOOP], start_new_session=True)")
+# Records every process it can see whose command line is the grader's, another student's or a server's.
+_PROCESSES = ("import os\n_found = []\n"
+              "for _pid in filter(str.isdigit, os.listdir('/proc')):\n"
+              "    try:\n        _cmd = open(f'/proc/{_pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode()\n"
+              "    except OSError:\n        continue\n"
+              "    if any(w in _cmd for w in ('nbgrader', 'autograder', 'pytest', 'postgres', 'dask')):\n"
+              "        _found.append(_cmd)")
 
 ATTACKS = {
     "patch_sympy": Attack("problem6", "wrong delta_output; sympy's simplify, equals and srepr patched to say 'equal'",
@@ -127,6 +163,23 @@ ATTACKS = {
                               "        pass\n"
                               "for _dir in ['/tmp', '/var/tmp', '/dev/shm']:\n"
                               "    open(os.path.join(_dir, 'left-behind.txt'), 'w').write('x')"),
+    "daemon_holds_pipes": Attack("problem7", "correct answers; a detached process keeps the kernel's stdout and "
+                                 "stderr open and never exits", 3.0, "", prelude=_DAEMON),
+    "rewrite_everything": Attack("problem6", "correct answers; a thread and a detached process overwrite every file "
+                                 "in the kernel's folder, the executed notebooks included", 5.5, "",
+                                 prelude=_REWRITER, spoils_itself=True),
+    "list_processes": Attack("problem7", "dC/db1 right only if the kernel sees the grader's or other students' "
+                             "processes", 2.0, "dC/db1", (STOLEN_GRADIENT,), _PROCESSES),
+    "second_copy": Attack("problem6", "delta_output copied from a second copy of solutions/ on the machine",
+                          4.5, "missing the factor sigma'(z3[o])",
+                          (Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
+                                "return _s.delta_output(o) if _s else dC_da3[o]"),),
+                          _FIND_ANYWHERE + "_path, _s = _find_anywhere('problem6.py'), None\n"
+                          "if _path:\n    _ns = {}\n    exec(open(_path).read(), _ns)\n    _s = type('S', (), _ns)"),
+    "html_in_symbol": Attack("problem6", "delta_output multiplied by a symbol named </pre><script>...", 4.5,
+                             "uses symbols the problem does not define",
+                             (Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
+                                   "return dC_da3[o] * sigma_prime(z3[o]) * sp.Symbol(\"" + SCRIPT + "\")"),)),
     "fork_bomb": Attack("problem7", "elu_derivative forks without end", 2.0, "BlockingIOError",
                         (Edit("problem7", "activations", r"return torch\.where\(x > 0, torch\.ones_like\(x\), "
                               r"alpha \* torch\.exp\(x\)\)", "import os\n    while True:\n        os.fork()"),)),
