@@ -20,7 +20,7 @@ from .ingest import ingest
 from .isolation.preflight import check_device
 from .options import BatchOptions
 from .outputs import gradebook, reports
-from .results import ResultStore, SubmissionResult
+from .results import UNFINISHED, ResultStore, SubmissionResult
 
 
 def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
@@ -51,7 +51,7 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
     bar = _progress(len(todo), options.progress)
     with open_executor(options) as executor:
         for result in executor.grade(todo, course, work, options, hide):
-            if result.status != "unfinished":  # a task the cluster lost is graded again by the next run
+            if result.status != UNFINISHED:  # a task the cluster lost is graded again by the next run
                 gradebook.record(db_url, result)
                 store.save(result)
             results[result.student_id] = result

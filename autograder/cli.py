@@ -26,6 +26,7 @@ from .gradescope import grade_gradescope
 from .isolation.preflight import DeviceError
 from .options import BatchOptions, Limits, available_cores, default_workers
 from .outputs.reports import summary_table
+from .results import UNFINISHED
 from .testing import examples
 
 EXAMPLES_CELL_TIMEOUT = 90  # the looping example then stops after 90 s; real batches size the limit by device
@@ -102,7 +103,7 @@ def run_grade(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _print_reports(results, args.out)
-    unfinished = [r.student_id for r in results if r.status == "unfinished"]
+    unfinished = [r.student_id for r in results if r.status == UNFINISHED]
     if unfinished:  # for scripts: the batch is not done; the same command grades only these
         print(f"\n{len(unfinished)} submission(s) not finished (the cluster lost their tasks): "
               f"{', '.join(unfinished)}; run the same command again to grade them", file=sys.stderr)

@@ -20,6 +20,9 @@ from pathlib import Path
 from .cells import CELLS
 
 
+UNFINISHED = "unfinished"  # a submission status: graded by the next run, never saved
+
+
 @dataclass
 class CellResult:
     """One graded cell: its points, and what the student should read about it."""
@@ -43,7 +46,7 @@ class SubmissionResult:
     student_id: str
     name: str
     # graded | incomplete (cells stopped: time, crash, memory) | error (grading failed) | empty (nothing to grade)
-    # | unfinished (the cluster lost the task: not saved, the next run grades it)
+    # | UNFINISHED (the cluster lost the task, or the batch was stopped: not saved, the next run grades it)
     status: str
     cells: list[CellResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was odd about the files or the grading, for everyone

@@ -75,3 +75,10 @@ def assert_recorded_exactly_once(db_url: str, results) -> None:
         count, cells = rows[result.student_id]
         assert count == 1, result.student_id
         assert cells == {(c.notebook, c.grade_id): [c.points] for c in result.cells}, result.student_id
+
+
+def ps3_folders() -> set[str]:
+    """The grader's folders in /tmp (runtime folders ``ps3-rt-*`` above all): none may outlive a batch."""
+    import os
+
+    return {name for name in os.listdir("/tmp") if name.startswith("ps3-")}

@@ -17,7 +17,7 @@ from autograder.outputs.reports import MOODLE_COLUMNS
 from autograder.results import ResultStore
 from autograder.testing.examples import EXAMPLE_SUBMISSIONS, EXAMPLES, build, unexpected
 
-from helpers import assert_recorded_exactly_once, fast, kill_after_results, reference_batch
+from helpers import assert_recorded_exactly_once, fast, kill_after_results, ps3_folders, reference_batch
 
 
 @pytest.mark.slow
@@ -130,6 +130,7 @@ def reference_only(notebooks=("problem6", "problem7")):
 def test_killed_batch_resumes_without_losing_or_regrading(tmp_path):
     source = reference_batch(tmp_path / "submissions")
     out = tmp_path / "out"
+    before = ps3_folders()
     # relative paths, as an instructor would type them
     command = [sys.executable, "-m", "autograder", "grade", "submissions", "--out", "out", "--workers", "1",
                "--no-progress"]
@@ -143,6 +144,7 @@ def test_killed_batch_resumes_without_losing_or_regrading(tmp_path):
     assert {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.stem in finished} == finished
     assert [r.automatic_points for r in results] == [8.5] * 4
     assert ResultStore(out / "results").load("s1").automatic_points == 8.5
+    assert ps3_folders() <= before  # the killed batch's runtime folders were removed by the next run
 
 
 def test_committed_examples_match_their_definitions(tmp_path):

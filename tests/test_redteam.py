@@ -8,7 +8,6 @@ grade, the gradebook or files outside its own folder, and nothing it started may
 
 import html
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from autograder.batch import grade_batch
 from autograder.course import ASSIGNMENT, ROOT, open_gradebook
 from autograder.testing.examples import EXAMPLES
 from autograder.testing.redteam import ATTACKS, SCRIPT, SECOND_COPY, build
-from helpers import FAST_LIMITS, fast
+from helpers import FAST_LIMITS, fast, ps3_folders
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sandbox.available(),
@@ -46,13 +45,9 @@ def graded(tmp_path_factory, second_copy):
     shutil.copytree(EXAMPLES / "reference", submissions / "honest")
     (submissions / "honest" / "canary.txt").write_text("untouched")
     out = tmp_path_factory.mktemp("redteam-graded")
-    before = _runtime_folders()
+    before = ps3_folders()
     results = {r.student_id: r for r in grade_batch(submissions, out, fast())}
-    return submissions, out, results, _runtime_folders() - before
-
-
-def _runtime_folders() -> set[str]:
-    return {name for name in os.listdir("/tmp") if name.startswith("ps3-")}
+    return submissions, out, results, ps3_folders() - before
 
 
 def test_there_are_at_least_twenty_attacks():

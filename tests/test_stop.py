@@ -2,7 +2,6 @@
 every process the batch started within seconds, saves no half result, leaves no runtime folder, and the same
 command then finishes the batch with the grades of an uninterrupted run."""
 
-import os
 import shutil
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 from autograder.course import tool_environment
 from autograder.results import ResultStore
 from autograder.testing.examples import EXAMPLE_SUBMISSIONS, EXAMPLES, lost_cells
-from helpers import reference_batch
+from helpers import ps3_folders, reference_batch
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +41,10 @@ def _alive(processes: list[psutil.Process]) -> list[int]:
     return alive
 
 
-def _ps3_folders() -> set[str]:
-    return {name for name in os.listdir("/tmp") if name.startswith("ps3-")}
-
-
 def _stop_while_training(command: list[str], cwd, results, how: signal.Signals) -> None:
     """Start ``command``, send ``how`` once s1's first kernel (problem 5: training) has run for 15 s, and check
     that everything the batch started is gone within 10 s, with no runtime folder and no result for s1."""
-    before = _ps3_folders()
+    before = ps3_folders()
     grade = subprocess.Popen(command, cwd=cwd, env=tool_environment(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     batch, deadline = psutil.Process(grade.pid), time.monotonic() + 300
@@ -66,7 +61,7 @@ def _stop_while_training(command: list[str], cwd, results, how: signal.Signals) 
         time.sleep(0.1)
     assert _alive(started) == [], f"still running 10 s after {how.name}"
     assert grade.returncode == 130 and "Run the same command" in errors, errors
-    assert _ps3_folders() <= before, "a runtime folder was left behind"
+    assert ps3_folders() <= before, "a runtime folder was left behind"
     assert not (results / "s1.json").exists(), "a half-graded submission was saved"
 
 
@@ -97,7 +92,7 @@ def test_a_grading_process_killed_by_any_signal_takes_nbgrader_and_its_kernel_wi
     """The grading process (``autograder.submission.pipeline``) dies while its kernel trains: nbgrader and the
     kernel end within 10 s, the batch goes on (the submission is an error, saying so), no runtime folder is left."""
     shutil.copytree(EXAMPLES / "reference", tmp_path / "submissions" / "s1")
-    before = _ps3_folders()
+    before = ps3_folders()
     grade = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "submissions", "--out", "out",
                               "--workers", "1", "--no-progress"], cwd=tmp_path, env=tool_environment(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -117,4 +112,4 @@ def test_a_grading_process_killed_by_any_signal_takes_nbgrader_and_its_kernel_wi
     assert grade.wait(timeout=120) == 0
     [result] = [ResultStore(tmp_path / "out" / "results").load("s1")]
     assert result.status == "error" and f"the grading process was killed by {how.name}" in " ".join(result.notes)
-    assert _ps3_folders() <= before
+    assert ps3_folders() <= before

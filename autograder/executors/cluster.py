@@ -11,7 +11,7 @@ What travels how:
 
 A worker grades with ``submission.process.grade_submission`` exactly as the local executor does: its own process,
 time and memory limits, kernels in the sandbox when the worker runs as root. A task whose worker dies is re-run on
-another by the scheduler; a task the cluster gives up on comes back as ``status="unfinished"`` and is graded by the
+another by the scheduler; a task the cluster gives up on comes back as ``status=UNFINISHED`` and is graded by the
 next run. GPU work (``--device cuda``) asks for the worker resource ``GPU``: only workers started with
 ``--resources GPU=1`` take it, one submission per GPU.
 """
@@ -32,7 +32,7 @@ from ..course import ASSIGNMENT, CourseBundle, generated_course
 from ..ingest import Submission
 from ..isolation.preflight import DeviceError, check_device
 from ..options import BatchOptions, Limits, available_cores
-from ..results import SubmissionResult, blank_cells
+from ..results import UNFINISHED, SubmissionResult, blank_cells
 from ..submission.process import grade_submission
 
 GPU_RESOURCE = "GPU"
@@ -209,7 +209,7 @@ class DaskExecutor:
             return SubmissionResult.from_json(future.result())
         except Exception as exc:  # noqa: BLE001 - the cluster's failure is this submission's, not the batch's
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
-            return SubmissionResult(submission.student_id, submission.name, "unfinished",
+            return SubmissionResult(submission.student_id, submission.name, UNFINISHED,
                                     notes=[*submission.notes, f"the cluster did not finish grading ({reason});"
                                            " the next run grades it"], digest=submission.digest,
                                     cells=blank_cells("not graded yet: the cluster lost the task"))

@@ -1,5 +1,4 @@
-"""The grading policy and its life cycle: what a submission's kernels may see, set up before they start and
-cleaned up after (every process left running as the submission's user id is killed).
+"""The grading policy: what a submission's kernels may see, and the containment that starts them under it.
 
 Used alike for a submission's kernels (submission/pipeline.py, through a kernel spec) and for the device probe
 (preflight.py, through the launcher), so the probe runs exactly as a kernel would.
@@ -7,13 +6,15 @@ Used alike for a submission's kernels (submission/pipeline.py, through a kernel 
 
 from __future__ import annotations
 
-import contextlib
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
+
+import psutil
 
 import solutions
 from mnist_lab.data import default_root as default_mnist_dir
@@ -42,8 +43,13 @@ def new_runtime() -> Path:
     """A short folder of a submission's own for its kernels' sockets and temporary files: a Unix socket's path
     holds at most 107 bytes, and batch folders (a Dask worker's scratch space above all) can be deeper. The
     process that supervises the grading makes it and removes it, so a grading process killed at any point
-    leaves none behind."""
-    return Path(tempfile.mkdtemp(prefix=RUNTIME_PREFIX, dir="/tmp"))
+    leaves none behind; the folder is named after that process, so the folders of a supervisor that was itself
+    killed (SIGKILL to a batch, a lost Dask worker) are removed by the next one."""
+    for folder in Path("/tmp").glob(f"{RUNTIME_PREFIX}*"):
+        owner = folder.name[len(RUNTIME_PREFIX):].split("-")[0]
+        if owner.isdigit() and not psutil.pid_exists(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{RUNTIME_PREFIX}{os.getpid()}-", dir="/tmp"))
 
 
 @dataclass(frozen=True)
@@ -56,17 +62,12 @@ class Containment:
         return sandbox.launcher_command(self.policy_path, command)
 
 
-@contextlib.contextmanager
-def contained(workdir: Path, runtime: Path, hide: Iterable[str], wanted: bool,
-              policy_folder: Path) -> Iterator[Containment | None]:
+def contain(workdir: Path, runtime: Path, hide: Iterable[str], wanted: bool, policy_folder: Path
+            ) -> Containment | None:
     """A containment for processes working in ``workdir`` with the runtime folder ``runtime``, or None where it is
-    not wanted or not available (see sandbox.available). On exit every process of the policy's user id is
-    killed (the sandbox already ends them with their kernel: this is the second line)."""
+    not wanted or not available (see sandbox.available). Nothing to clean up: every process in the sandbox ends
+    with the one it started (its PID namespace); the grading process's supervisor also kills whatever still runs
+    as the submission's user id (process.py)."""
     if not (wanted and sandbox.available()):
-        yield None
-        return
-    policy = grading_policy(workdir, runtime, hide)
-    try:
-        yield Containment(policy.write(Path(policy_folder) / "policy.json"), runtime)
-    finally:
-        sandbox.kill_user(policy.uid)
+        return None
+    return Containment(grading_policy(workdir, runtime, hide).write(Path(policy_folder) / "policy.json"), runtime)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..options import Limits
-from .containment import contained
+from .containment import contain
 from .processes import supervised
 
 PROBE_TIMEOUT = 180  # seconds: importing torch and creating a CUDA context on a busy machine
@@ -72,11 +72,11 @@ def probe_kernel(device: str, limits: Limits, hide: Iterable[str] = ()) -> Kerne
         workdir, runtime = Path(folder) / "work", Path(folder) / "runtime"
         workdir.mkdir()
         runtime.mkdir()
-        with contained(workdir, runtime, hide, limits.sandbox, Path(folder)) as containment:
-            command = [sys.executable, "-c", PROBE, device]
-            if containment:
-                command = containment.command(command)
-            return _run_probe(command, workdir, limits.memory_limit_mb, containment is not None)
+        containment = contain(workdir, runtime, hide, limits.sandbox, Path(folder))
+        command = [sys.executable, "-c", PROBE, device]
+        if containment:
+            command = containment.command(command)
+        return _run_probe(command, workdir, limits.memory_limit_mb, containment is not None)
 
 
 def _run_probe(command: list[str], workdir: Path, memory_mb: int, contained_: bool) -> KernelProbe:

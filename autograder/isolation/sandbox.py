@@ -60,7 +60,7 @@ class Policy:
     expose_ro: list[str]  # folders and files shown read-only at their own path
     expose_rw: list[str]  # folders shown writable at their own path and given to the kernel's uid
     env: dict[str, str] = field(default_factory=dict)
-    tmp_size: str = "1g"
+    tmp_bytes: int = 1 << 30  # each of /tmp, /var/tmp and /dev/shm
     max_processes: int = 256  # threads count too: torch and the kernel use a few dozen
     max_file_bytes: int = 1 << 30
     max_open_files: int = 1024
@@ -144,7 +144,7 @@ def bwrap_arguments(policy: Policy, cwd: str, staged_ro: list[tuple[str, str]], 
     for device in sorted(d for pattern in DEVICES for d in glob.glob(pattern)):
         args += ["--dev-bind", device, device]
     for path in ("/tmp", "/var/tmp", "/dev/shm"):
-        args += ["--perms", "1777", "--size", str(_bytes(policy.tmp_size)), "--tmpfs", path]
+        args += ["--perms", "1777", "--size", str(policy.tmp_bytes), "--tmpfs", path]
     # The policy's folders are bound from their staged copies (see stage): the user id bwrap runs as may not be
     # allowed to walk to them where they are (a Python installation in root's home, a batch folder).
     for path, staged in staged_ro:
@@ -201,11 +201,6 @@ def _check(result: int, what: str) -> None:
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     enc = lambda s: s.encode() if s is not None else None  # noqa: E731
     _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
-
-
-def _bytes(size: str) -> int:
-    units = {"k": 2**10, "m": 2**20, "g": 2**30}
-    return int(size[:-1]) * units[size[-1].lower()] if size[-1].lower() in units else int(size)
 
 
 def enter(policy: Policy) -> None:

@@ -14,7 +14,7 @@ from mnist_lab.handin import HANDIN_DIR_ENV, SEED_ENV
 
 from ..course import NOTEBOOKS, release_dir
 from ..isolation import sandbox
-from ..isolation.containment import contained
+from ..isolation.containment import contain
 from ..judge.verdicts import judge_all
 from . import execute
 from .request import GradedCells, GradingRequest
@@ -38,9 +38,9 @@ def grade(request: GradingRequest) -> GradedCells:
 
     workdir = course.autograded(request.student)
     handin = workdir / ".handin"
-    with contained(workdir, Path(request.runtime), request.hide, request.sandbox, scratch.parent) as containment:
-        args, env = _kernel_settings(request, handin, containment, scratch.parent / "jupyter")
-        course.autograde(request.student, args, env)
+    containment = contain(workdir, Path(request.runtime), request.hide, request.sandbox, scratch.parent)
+    args, env = _kernel_settings(request, handin, containment, scratch.parent / "jupyter")
+    course.autograde(request.student, args, env)
     if containment is None and request.sandbox:
         notes.append(UNCONTAINED)
 

@@ -25,13 +25,12 @@ from ..isolation import sandbox
 from ..isolation.containment import new_runtime
 from ..isolation.processes import kill_tree, supervised
 from ..options import Limits
-from ..results import SubmissionResult, blank_cells, safe_name
+from ..results import UNFINISHED, SubmissionResult, blank_cells, safe_name
 from .pipeline import ANSWER
 from .request import GradedCells, GradingRequest
 from .score import is_stop
 
 SUPERVISION_SLACK = 120  # seconds past the submission's time limit before its process tree is killed
-STOPPED = "unfinished"  # the status of a submission whose grading was stopped: not saved, graded by the next run
 
 
 class Supervisor:
@@ -66,10 +65,10 @@ class Supervisor:
 def grade_submission(submission: Submission, course: Path, work: Path, limits: Limits, threads: int = 1,
                      hide: Iterable[str] = (), supervisor: Supervisor | None = None) -> SubmissionResult:
     """Grade ``submission`` in a copy of the generated ``course``, with scratch space under ``work``, its kernels
-    training with ``threads`` threads and unable to see ``hide``; stopped early (status STOPPED) by ``supervisor``."""
+    training with ``threads`` threads and unable to see ``hide``; stopped early (status UNFINISHED) by
+    ``supervisor``."""
     supervisor = supervisor or Supervisor()
     device = limits.resolved_device()
-    time_limit = limits.submission_seconds(device)
     result = SubmissionResult(submission.student_id, submission.name, "graded", notes=list(submission.notes),
                               digest=submission.digest, device=device, graded_on=socket.gethostname())
     start = time.monotonic()
@@ -82,8 +81,7 @@ def grade_submission(submission: Submission, course: Path, work: Path, limits: L
     scratch = Path(tempfile.mkdtemp(prefix=f"{safe_name(submission.student_id)}-", dir=work))
     runtime = new_runtime()
     try:
-        _supervise(submission, course, scratch, runtime, limits, device, time_limit, threads, hide, supervisor,
-                   result)
+        _supervise(submission, course, scratch, runtime, limits, threads, hide, supervisor, result)
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -91,8 +89,10 @@ def grade_submission(submission: Submission, course: Path, work: Path, limits: L
     return result
 
 
-def _supervise(submission, course, scratch, runtime, limits, device, time_limit, threads, hide, supervisor,
-               result) -> None:
+def _supervise(submission, course, scratch, runtime, limits, threads, hide, supervisor, result) -> None:
+    """Run the grading process and read its answer into ``result``."""
+    device = result.device
+    time_limit = limits.submission_seconds(device)
     request = GradingRequest(
         course=str(course), scratch=str(scratch / "course"), runtime=str(runtime), student=submission.student_id,
         notebooks={name: str(path) for name, path in submission.notebooks.items()},
@@ -106,7 +106,7 @@ def _supervise(submission, course, scratch, runtime, limits, device, time_limit,
                                    env=tool_environment(), stdout=output, stderr=subprocess.STDOUT,
                                    start_new_session=True, preexec_fn=supervised(limits.memory_limit_mb))
     if process is None:
-        result.status = STOPPED
+        result.status = UNFINISHED
         return
     try:
         process.wait(timeout=time_limit + SUPERVISION_SLACK)
@@ -120,7 +120,7 @@ def _supervise(submission, course, scratch, runtime, limits, device, time_limit,
         supervisor.finished(process)
         sandbox.kill_user(sandbox.uid_for(process.pid))  # the second line: the sandbox ends them with the kernel
     if supervisor.stopped:
-        result.status = STOPPED  # killed half-way: nothing of it is kept
+        result.status = UNFINISHED  # killed half-way: nothing of it is kept
         return
     answer = scratch / ANSWER
     if answer.is_file():
@@ -129,11 +129,11 @@ def _supervise(submission, course, scratch, runtime, limits, device, time_limit,
         result.notes.extend(graded.notes)
     elif result.status != "error":
         result.status = "error"
-        last = log.read_text(errors="replace").strip().splitlines()[-1:]
         if process.returncode < 0:  # killed from outside (an administrator, the kernel's OOM killer)
             result.notes.append(f"grading failed: the grading process was killed by "
                                 f"{signal.Signals(-process.returncode).name}; no points could be recorded")
         else:
+            last = log.read_text(errors="replace").strip().splitlines()[-1:]
             result.notes.append(f"grading failed: {last[0][:300]}" if last else "grading failed without output")
     stops = sorted({c.message for c in result.cells if is_stop(c.message)})
     if stops:

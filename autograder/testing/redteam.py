@@ -30,6 +30,9 @@ WRONG_LEAKY = Edit("problem7", "activations", r"return torch\.where\(x > 0, x, a
 STOLEN_GRADIENT = Edit("problem7", "relu_chain_gradient", r"return theta\(z1\) \* w2",
                        "return w2 if not _found else theta(z1) * w2")
 SCRIPT = "</pre><script>alert('ps3')</script>"  # student text that must stay text in every report
+# Right only if the attack loaded the reference solutions as _s.
+STOLEN_DELTA = Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
+                    "return _s.delta_output(o) if _s else dC_da3[o]")
 NO_SIGMA_CONV = Edit("problem6", "delta_conv", r"\* sigma_prime\(z1\[x, y\]\)", "")
 
 
@@ -46,14 +49,14 @@ class Attack:
     spoils_itself: bool = False  # it may spoil its own answers: ``automatic`` is then the most it may get
 
 
-# Code that looks for the grader's files from wherever the kernel runs.
+# Code that looks for the grader's files: from wherever the kernel runs up (by default), or under ``roots``.
 _FIND = '''
 import glob, os
 from pathlib import Path
-def _find(name):
-    roots = [Path.cwd(), *list(Path.cwd().parents)[:-1]]  # not / itself: too slow to search
+def _find(name, roots=None):
+    roots = roots or [Path.cwd(), *list(Path.cwd().parents)[:-1]]  # not / itself: too slow to search
     for root in roots:
-        for hit in glob.glob(str(root / "**" / name), recursive=True)[:5]:
+        for hit in glob.glob(str(Path(root) / "**" / name), recursive=True)[:5]:
             if os.access(hit, os.R_OK):
                 return hit
     return None
@@ -61,15 +64,10 @@ def _find(name):
 
 # A second copy of the repository elsewhere on the machine (a clone, a backup): tests/test_redteam.py places one.
 SECOND_COPY = "/opt/ps3-second-copy"
-_FIND_ANYWHERE = '''
-import glob, os
-def _find_anywhere(name):
-    for root in ("/opt", "/home", "/srv", "/mnt", "/media", "/root", "/var/backups"):
-        for hit in glob.glob(f"{root}/**/{name}", recursive=True)[:5]:
-            if os.access(hit, os.R_OK):
-                return hit
-    return None
-'''
+ELSEWHERE = ("/opt", "/home", "/srv", "/mnt", "/media", "/root", "/var/backups")  # where copies are kept
+# Loads the reference module found at _path (if any) as _s.
+_LOAD = ("if _path and _path.endswith('.py'):\n    _ns = {}\n    exec(open(_path).read(), _ns)\n"
+         "    _s = type('S', (), _ns)")
 # A process that leaves the kernel's session and keeps its stdout and stderr (nbgrader's pipes, unless the grader
 # prevents it) open for ever.
 _DAEMON = ("import subprocess, sys\n"
@@ -137,13 +135,9 @@ ATTACKS = {
     "fake_outputs": Attack("problem7", "wrong gradient; outputs of passing tests pasted into the notebook", 2.0,
                            "Theta", (WRONG_GRADIENT,), transform="fake_outputs"),
     "read_solutions": Attack("problem6", "delta_output copied from solutions/problem6.py if it can be read", 4.5,
-                             "missing the factor sigma'(z3[o])",
-                             (Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
-                                   "return _s.delta_output(o) if _s else dC_da3[o]"),),
+                             "missing the factor sigma'(z3[o])", (STOLEN_DELTA,),
                              _FIND + "_path = _find('problem6.py') or _find('problem6.ipynb')\n"
-                             "try:\n    import solutions.problem6 as _s\nexcept ImportError:\n    _s = None\n"
-                             "if _path and _path.endswith('.py'):\n    _ns = {}\n    exec(open(_path).read(), _ns)\n"
-                             "    _s = type('S', (), _ns)"),
+                             "try:\n    import solutions.problem6 as _s\nexcept ImportError:\n    _s = None\n" + _LOAD),
     "read_gradebook": Attack("problem7", "the gradebook and the instructor's notebooks searched for the answer", 2.0,
                              "dC/db1", (STOLEN_GRADIENT,),
                              _FIND + "_found = [p for p in (_find('gradebook.db'), _find('problem7.ipynb'),"
@@ -171,11 +165,8 @@ ATTACKS = {
     "list_processes": Attack("problem7", "dC/db1 right only if the kernel sees the grader's or other students' "
                              "processes", 2.0, "dC/db1", (STOLEN_GRADIENT,), _PROCESSES),
     "second_copy": Attack("problem6", "delta_output copied from a second copy of solutions/ on the machine",
-                          4.5, "missing the factor sigma'(z3[o])",
-                          (Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
-                                "return _s.delta_output(o) if _s else dC_da3[o]"),),
-                          _FIND_ANYWHERE + "_path, _s = _find_anywhere('problem6.py'), None\n"
-                          "if _path:\n    _ns = {}\n    exec(open(_path).read(), _ns)\n    _s = type('S', (), _ns)"),
+                          4.5, "missing the factor sigma'(z3[o])", (STOLEN_DELTA,),
+                          _FIND + f"_path, _s = _find('problem6.py', {ELSEWHERE!r}), None\n" + _LOAD),
     "html_in_symbol": Attack("problem6", "delta_output multiplied by a symbol named </pre><script>...", 4.5,
                              "uses symbols the problem does not define",
                              (Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
