@@ -24,8 +24,8 @@ experiment: setup  ## the reference budget experiment: 3 seeds, JSON and plot in
 sandbox:  ## bubblewrap, which contains the kernels when grading as root (skipped with a warning where it cannot install)
 	bash scripts/install-system-tools.sh --optional bubblewrap
 
-system-tools:  ## bubblewrap (the sandbox) and PostgreSQL's server (the cluster tests); Debian's packages, root once
-	bash scripts/install-system-tools.sh bubblewrap postgresql
+system-tools:  ## bubblewrap (the sandbox), PostgreSQL's server (the cluster tests), Chromium (the browser tests)
+	bash scripts/install-system-tools.sh bubblewrap postgresql chromium
 
 test: setup system-tools  ## every test (CI runs this)
 	$(PY) -m pytest $(PYTEST_ARGS)

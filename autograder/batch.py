@@ -1,5 +1,9 @@
 """Grade a batch: submissions -> one isolated process each -> results -> gradebook -> reports.
 
+The output folder is an nbgrader course that formgrader opens (outputs/grading_folder.py): the gradebook, the
+course's source, and each student's notebooks as submitted and autograded. A grade a TA entered there is kept
+when the student is graded again (outputs/gradebook.record), and every report includes it (outputs/export.py).
+
 Exactly once: a result is written to the gradebook (replacing that student's grades) before it is saved to
 ``out/results``, and a saved result the gradebook lacks is written again, so a batch killed at any point, a task
 retried or a lost Dask worker never loses a grade nor records one twice. Re-running grades only new or changed
@@ -19,7 +23,8 @@ from .executors import open_executor
 from .ingest import ingest
 from .isolation.preflight import check_device
 from .options import BatchOptions
-from .outputs import gradebook, reports
+from .outputs import gradebook, grading_folder
+from .outputs.export import export
 from .results import UNFINISHED, ResultStore, SubmissionResult
 
 
@@ -34,25 +39,28 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
     work = out / "work"
     submissions = ingest(source, work / "ingested")
     store = ResultStore(out / "results")
-    results, todo = {}, []
+    results, todo, previous = {}, [], {}
     for submission in submissions:
-        previous = store.load(submission.student_id)
-        if previous and previous.digest == submission.digest and not options.force:
-            results[submission.student_id] = previous
+        saved = store.load(submission.student_id)
+        if saved and saved.digest == submission.digest and not options.force:
+            results[submission.student_id] = saved
         else:
             todo.append(submission)
+            previous[submission.student_id] = saved  # its written answers decide whether hand grades still apply
     if todo and not options.cluster:  # a cluster's executor checks each worker on its own machine
         check_device(options.limits, [str(out), *hide])  # a GPU the kernels cannot use costs everyone problem 5
     course = generated_course()
     db_url = options.db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     gradebook.prepare(db_url, course)
+    grading_folder.prepare(out, course, db_url)
     for student in gradebook.missing(db_url, list(results)):  # saved, but killed before the gradebook had it
         gradebook.record(db_url, results[student])
     bar = _progress(len(todo), options.progress)
     with open_executor(options) as executor:
         for result in executor.grade(todo, course, work, options, hide):
             if result.status != UNFINISHED:  # a task the cluster lost is graded again by the next run
-                gradebook.record(db_url, result)
+                grading_folder.keep(out, result)  # the notebooks formgrader shows, before the grades point to them
+                gradebook.record(db_url, result, previous.get(result.student_id))
                 store.save(result)
             results[result.student_id] = result
             bar.set_postfix_str(f"{result.student_id}: {result.automatic_points:g} pts, {result.status}")
@@ -61,8 +69,7 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
                 on_result(result)
     bar.close()
     ordered = [results[s.student_id] for s in submissions if s.student_id in results]
-    reports.write_all(out, ordered)
-    return ordered
+    return export(out, ordered).results
 
 
 def _progress(total: int, enabled: bool) -> tqdm:

@@ -3,6 +3,9 @@
   release      build the assignment (solutions -> source notebooks -> release/ps3); --check reports drift
   grade        grade a folder or Moodle zip of submissions; results, gradebook and reports in --out
                (--cluster ADDRESS: on a Dask cluster; --db URL: a shared gradebook such as PostgreSQL)
+  formgrader   start nbgrader's formgrader on a grading folder: TAs grade the written answers there
+  export       final grades from a grading folder's gradebook (hand grades included): grades.csv, the Moodle
+               worksheet (--worksheet: fill the one downloaded from Moodle), Gradescope results, feedback pages
   gradescope   grade one submission, Gradescope-style: a submission folder in, results.json out
   examples     the README's main job: grade the example submissions in tests/examples (--write regenerates them)
 
@@ -14,18 +17,21 @@ Ctrl-C or SIGTERM (every process the batch started was ended; the same command g
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
-from . import release
+from . import formgrader, release
 from .batch import grade_batch
 from .course import ASSIGNMENT
 from .executors.cluster import ClusterError
 from .gradescope import grade_gradescope
 from .isolation.preflight import DeviceError
 from .options import BatchOptions, Limits, available_cores, default_workers
-from .outputs.reports import summary_table
+from .outputs.export import export
+from .outputs.moodle import WorksheetError
+from .outputs.reports import WORKSHEET, summary_table
 from .results import UNFINISHED
 from .testing import examples
 
@@ -72,9 +78,25 @@ def parser() -> argparse.ArgumentParser:
                        help="grade on this Dask scheduler (tcp://host:8786), one task per submission; see "
                             "docs/cluster.md (default: this machine)")
     _batch_arguments(grade)
+    fg = sub.add_parser("formgrader", help="start nbgrader's formgrader on a grading folder (loopback, a token)")
+    fg.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder")
+    fg.add_argument("--ip", default="127.0.0.1", help="interface to listen on (default: loopback only)")
+    fg.add_argument("--port", type=int, default=8787)
+    exp = sub.add_parser("export", help="final grades from the gradebook into every report and the Moodle worksheet")
+    exp.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder")
+    exp.add_argument("--worksheet", type=Path, default=None,
+                     help="the grading worksheet downloaded from the Moodle assignment (any interface language)")
+    exp.add_argument("--partial", action="store_true",
+                     help="give a grade also to students whose written answers are not graded yet, or whose "
+                          "grading failed (default: their grade is left blank)")
+    exp.add_argument("--timezone", default=None,
+                     help="time zone of the worksheet's times, as the instructor's Moodle profile has it "
+                          "(e.g. Europe/Berlin; default: this machine's)")
     one = sub.add_parser("gradescope", help="grade one submission folder, write Gradescope's results.json")
     one.add_argument("--submission", type=Path, default=Path("/autograder/submission"))
     one.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"))
+    one.add_argument("--out", type=Path, default=None,
+                     help="also keep a grading folder here (gradebook, notebooks for formgrader), as `grade` does")
     _limit_arguments(one)
     ex = sub.add_parser("examples", help="grade the example submissions (the README's main job)")
     ex.add_argument("--out", type=Path, default=Path("grading-examples"))
@@ -111,9 +133,36 @@ def run_grade(args) -> int:
     return 0
 
 
+def run_formgrader(args) -> int:
+    try:
+        argv, url = formgrader.command(args.out, args.ip, args.port)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"formgrader on {args.out.resolve()}: open {url}\n(from another machine: ssh -L {args.port}:127.0.0.1:"
+          f"{args.port} THIS-HOST, then the same address; Ctrl-C stops it)", flush=True)
+    os.chdir(args.out)
+    os.execve(argv[0], argv, formgrader.environment())
+
+
+def run_export(args) -> int:
+    try:
+        done = export(args.out, worksheet=args.worksheet, partial=args.partial, tz=args.timezone)
+    except (FileNotFoundError, WorksheetError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary_table(done.results))
+    print()
+    print(done.summary())
+    print(f"\nreports in {args.out}/: grades.csv, {WORKSHEET} (upload it under the assignment's \"Upload grading "
+          "worksheet\"), feedback/, gradescope/")
+    return 0
+
+
 def run_gradescope(args) -> int:
     try:
-        result = grade_gradescope(args.submission, args.results, _limits(args), threads=available_cores())
+        result = grade_gradescope(args.submission, args.results, _limits(args), threads=available_cores(),
+                                  out=args.out)
     except DeviceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -143,10 +192,12 @@ def run_examples(args) -> int:
 
 def _print_reports(results, out: Path) -> None:
     print(summary_table(results))
-    print(f"\nreports in {out}/: grades.csv, moodle_grading_worksheet.csv, gradebook.db, feedback/, gradescope/")
+    print(f"\nreports in {out}/: grades.csv, {WORKSHEET}, feedback/, gradescope/; written answers are graded in "
+          f"formgrader (python -m autograder formgrader --out {out}), then: python -m autograder export --out {out}")
 
 
-COMMANDS = {"release": run_release, "grade": run_grade, "gradescope": run_gradescope, "examples": run_examples}
+COMMANDS = {"release": run_release, "grade": run_grade, "formgrader": run_formgrader, "export": run_export,
+            "gradescope": run_gradescope, "examples": run_examples}
 
 
 STOPPED_EXIT = 130

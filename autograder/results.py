@@ -17,7 +17,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .cells import CELLS
+from .cells import BY_ID, CELLS
 
 
 UNFINISHED = "unfinished"  # a submission status: graded by the next run, never saved
@@ -33,10 +33,16 @@ class CellResult:
     max_points: float
     message: str = ""  # why a test cell failed, from the grader's clean verdict (never test code)
     kernel_points: float | None = None  # what the test scored inside the student's kernel, for comparison
+    answer_digest: str = ""  # a written answer: sha256 of its text, to tell whether a hand grade still applies
+    comment: str = ""  # a person's comment (a TA's, from the gradebook)
 
     @property
     def pending(self) -> bool:
         return self.points is None
+
+    @property
+    def written(self) -> bool:
+        return BY_ID[self.grade_id].written if self.grade_id in BY_ID else False
 
 
 @dataclass
@@ -56,10 +62,23 @@ class SubmissionResult:
     review: list[str] = field(default_factory=list)  # why a person should look at this submission (empty: no need)
     contained: bool = True  # the kernels ran in the sandbox (False where it is unavailable: see the README)
     graded_on: str = ""  # the machine (and Dask worker) that graded it
+    # The notebooks a TA opens in formgrader ("submitted/<name>.ipynb", "autograded/<name>.ipynb" -> notebook JSON),
+    # carried from the grading process (or a Dask worker) to the batch, which writes them into the grading folder.
+    notebooks: dict[str, str] = field(default_factory=dict)
 
     @property
     def automatic_points(self) -> float:
-        return sum(c.points for c in self.cells if c.points is not None)
+        """Points of the cells the grader decides."""
+        return sum(c.points for c in self.cells if c.points is not None and not c.written)
+
+    @property
+    def hand_points(self) -> float:
+        """Points of written answers: a person's (from the gradebook), or 0 for one left unanswered."""
+        return sum(c.points for c in self.cells if c.points is not None and c.written)
+
+    @property
+    def total_points(self) -> float:
+        return self.automatic_points + self.hand_points
 
     @property
     def pending_points(self) -> float:
@@ -71,6 +90,11 @@ class SubmissionResult:
 
     def points_of(self, notebook: str) -> float:
         return sum(c.points or 0 for c in self.cells if c.notebook == notebook)
+
+    @property
+    def final(self) -> bool:
+        """Every cell has its points and the grading did not fail: a grade that may go to the students."""
+        return self.status in ("graded", "incomplete", "empty") and not self.pending_points
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -108,6 +132,11 @@ class ResultStore:
             return SubmissionResult.from_json(json.loads(self.path(student_id).read_text()))
         except (OSError, ValueError, TypeError, KeyError):
             return None
+
+    def load_all(self) -> list[SubmissionResult]:
+        """Every saved result, by student id."""
+        found = (self.load(path.stem) for path in sorted(self.folder.glob("*.json")))
+        return sorted((r for r in found if r), key=lambda r: r.student_id)
 
     def save(self, result: SubmissionResult) -> None:
         target = self.path(result.student_id)

@@ -3,6 +3,7 @@
 # for what is installed already.
 #   bubblewrap   the kernel sandbox (autograder/isolation/sandbox.py): grading as root contains every kernel
 #   postgresql   the server programs of the throw-away gradebook server the cluster tests start on loopback
+#   chromium     Chromium and its WebDriver: the tests drive formgrader and read the feedback pages in a real browser
 # Usage: install-system-tools.sh [--optional] TOOL...   (--optional: warn instead of failing when it cannot install)
 set -euo pipefail
 optional=0
@@ -16,7 +17,14 @@ installed() {
     case "$1" in
         bubblewrap) command -v bwrap >/dev/null 2>&1 ;;
         postgresql) command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null ;;
+        chromium) command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 ;;
         *) echo "install-system-tools: unknown tool $1" >&2; exit 2 ;;
+    esac
+}
+packages() {  # the Debian packages of a tool
+    case "$1" in
+        chromium) echo chromium chromium-driver ;;
+        *) echo "$1" ;;
     esac
 }
 missing=()
@@ -35,7 +43,9 @@ command -v apt-get >/dev/null 2>&1 || fail "missing: ${missing[*]}; no apt-get h
 echo "installing ${missing[*]} (Debian packages)"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# shellcheck disable=SC2046 # one tool may be several packages
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends $(for tool in "${missing[@]}"; do packages "$tool"; done) \
+    >/dev/null
 for tool in "${missing[@]}"; do
     installed "$tool" || fail "$tool is still missing after apt-get install"
 done

@@ -7,14 +7,16 @@ import json
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 from autograder.batch import grade_batch
+from autograder.cells import JUDGED
 from autograder.course import (ASSIGNMENT, NOTEBOOKS, ROOT, copy_course, generated_course, open_gradebook, source_dir,
                                tool_environment)
-from autograder.outputs import gradebook
-from autograder.outputs.reports import MOODLE_COLUMNS
+from autograder.outputs import gradebook, grading_folder
 from autograder.results import ResultStore
+from autograder.submission.formgrader_copies import VERDICT_MARK
 from autograder.testing.examples import EXAMPLE_SUBMISSIONS, EXAMPLES, build, unexpected
 
 from helpers import assert_recorded_exactly_once, fast, kill_after_results, ps3_folders, reference_batch
@@ -56,12 +58,8 @@ def test_reports_are_written_and_readable(examples):
     assert rows.keys() == results.keys()
     assert rows["reference"]["automatic total"] == "12.5" and rows["reference"]["5b manual"] == "pending"
     assert rows["kernel_crash"]["status"] == "incomplete" and rows["kernel_crash"]["6 delta_pool"] == "0"
-    with open(out / "moodle_grading_worksheet.csv", newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        assert reader.fieldnames == MOODLE_COLUMNS
-        worksheet = {row["Identifier"]: row for row in reader}
-    assert worksheet["Participant reference"]["Grade"] == "12.50"
-    assert worksheet["Participant untouched"]["Maximum Grade"] == "16.00"
+    assert not (out / "moodle_grading_worksheet.csv").read_text(encoding="utf-8-sig").splitlines()[1:], \
+        "the examples have no Moodle participant numbers: nobody is written into a new worksheet"
     gradescope = json.loads((out / "gradescope" / "partial" / "results.json").read_text())
     assert gradescope["score"] == 10.5 and sum(t["score"] for t in gradescope["tests"]) == 10.5
     page = (out / "feedback" / "partial.html").read_text()
@@ -161,10 +159,35 @@ def test_gradescope_mode_writes_results_json(tmp_path):
         (submission / f"{name}.ipynb").write_bytes(data)
     results = tmp_path / "results" / "results.json"
     subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--submission", "submission", "--results",
-                    "results/results.json", "--no-progress"], check=True, env=tool_environment(), cwd=tmp_path,
-                   timeout=600)
+                    "results/results.json", "--no-progress", "--out", "kept"], check=True, env=tool_environment(),
+                   cwd=tmp_path, timeout=600)
     report = json.loads(results.read_text())
     assert report["score"] == 8.5  # problems 6 and 7 complete, problem 5 not submitted
     assert {t["name"] for t in report["tests"] if t["score"] == 0} == {  # not submitted: 0, nothing pending
         "problem5: 5a", "problem5: 5b auto", "problem5: 5c auto", "problem5: 5b manual", "problem5: 5c manual"}
     assert "missing problem5.ipynb" in report["output"]
+    kept = tmp_path / "kept"  # --out: a grading folder for formgrader, as a batch leaves it
+    assert_formgrader_folder(kept, {"submission": ("problem6", "problem7")}, grading_folder.db_url(kept))
+
+
+def assert_formgrader_folder(out, students: dict, db_url: str) -> None:
+    """``out`` is a course formgrader opens: each student's notebooks as submitted and as autograded (with the
+    grader's verdict under every automatic cell), and the gradebook the folder's configuration names."""
+    assert grading_folder.db_url(out) == db_url
+    assert sorted(p.name for p in (out / "source" / ASSIGNMENT).glob("*.ipynb")) == [f"{n}.ipynb" for n in NOTEBOOKS]
+    for student, notebooks in students.items():
+        for name in notebooks:
+            assert (out / "submitted" / student / ASSIGNMENT / f"{name}.ipynb").is_file(), (student, name)
+            executed = nbformat.read(out / "autograded" / student / ASSIGNMENT / f"{name}.ipynb", as_version=4)
+            verdicts = [c for c in executed.cells if VERDICT_MARK in str(c.get("outputs", ""))]
+            assert len(verdicts) == len([c for c in JUDGED if c.notebook == name]), (student, name)
+    with open_gradebook(db_url) as gb:
+        assert {s.student.id for s in gb.find_assignment(ASSIGNMENT).submissions} >= set(students)
+
+
+@pytest.mark.slow
+def test_the_cluster_batch_leaves_a_folder_formgrader_opens(examples):
+    submitted = {student: tuple(sorted(p.stem for p in (EXAMPLES / student / ASSIGNMENT).glob("*.ipynb")
+                                       if not student == "invalid_json" or p.stem != "problem5"))
+                 for student in examples.results}
+    assert_formgrader_folder(examples.out, submitted, examples.db_url)

@@ -10,7 +10,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "autograder"
 # never from a higher layer or from another unit of its own layer.
 LAYERS = [
     ["course"], ["cells"], ["options"], ["results"], ["ingest"], ["release"], ["outputs"], ["judge"],
-    ["isolation"], ["submission"], ["executors"], ["batch", "gradescope"], ["testing"], ["cli"], ["__main__"],
+    ["isolation"], ["submission"], ["executors"], ["batch", "gradescope", "formgrader"], ["testing"], ["cli"],
+    ["__main__"],
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 

@@ -8,7 +8,9 @@ from html.parser import HTMLParser
 import pytest
 
 from autograder.cells import CELLS, JUDGED
-from autograder.outputs.reports import MOODLE_COLUMNS, summary_table, write_all, write_moodle_worksheet
+from autograder.outputs.gradebook import STALE
+from autograder.outputs.moodle import NEW_HEADER, fill_worksheet
+from autograder.outputs.reports import moodle_rows, summary_table, write_all
 from autograder.results import CellResult, SubmissionResult, blank_cells
 
 
@@ -42,7 +44,7 @@ def reports(tmp_path):
 
 
 def read_csv(path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -50,8 +52,8 @@ def test_grades_csv_has_a_column_per_cell_in_the_table_order(reports):
     with open(reports / "grades.csv", newline="", encoding="utf-8") as fh:
         header = next(csv.reader(fh))
     assert header == ["student", "name", *(c.label for c in CELLS), "problem 5", "problem 6", "problem 7",
-                      "automatic total", "manual pending", "maximum", "status", "seconds", "notes", "review",
-                      "contained"]
+                      "automatic total", "manual pending", "hand graded", "total", "final", "maximum", "status",
+                      "seconds", "notes", "review", "contained", "comments"]
 
 
 def test_grades_csv_values(reports):
@@ -60,6 +62,7 @@ def test_grades_csv_values(reports):
         ("1001", "Zoë Müller-Lüdenscheidt", "2", "0", "0.5", "0")
     assert [zoe[f"problem {n}"] for n in "567"] == ["2", "1.5", "0"]
     assert (zoe["automatic total"], zoe["manual pending"], zoe["maximum"]) == ("3.5", "0", "16")
+    assert (zoe["hand graded"], zoe["total"], zoe["final"]) == ("0", "3.5", "yes")
     assert (zoe["status"], zoe["seconds"], zoe["contained"]) == ("incomplete", "12.3", "no")
     assert zoe["notes"] == "missing problem5.ipynb: its cells score 0"
     assert zoe["review"] == "the kernel and the grader disagree on 5a"
@@ -68,19 +71,40 @@ def test_grades_csv_values(reports):
     assert [jan[c.label] for c in JUDGED] == [f"{c.points:g}" for c in JUDGED]
     assert [jan[f"problem {n}"] for n in "567"] == ["4", "5.5", "3"]  # pending written answers count 0 for now
     assert (jan["automatic total"], jan["manual pending"], jan["maximum"]) == ("12.5", "3.5", "16")
+    assert (jan["hand graded"], jan["total"], jan["final"]) == ("0", "12.5", "no")
     assert (jan["status"], jan["notes"], jan["review"], jan["contained"]) == ("graded", "", "", "yes")
 
 
-def test_moodle_worksheet_rows(reports):
-    with open(reports / "moodle_grading_worksheet.csv", newline="", encoding="utf-8") as fh:
-        assert next(csv.reader(fh)) == MOODLE_COLUMNS
+def hand_graded() -> SubmissionResult:
+    """full_marks after a TA graded every written answer (half points), commenting on 5b (once graded stale)."""
+    result = full_marks()
+    for cell in result.cells:
+        if cell.written:
+            cell.points = cell.max_points / 2
+    next(c for c in result.cells if c.grade_id == "p5b_answer").comment = f"{STALE} Cite the accuracies."
+    return result
+
+
+def test_moodle_worksheet_gives_final_grades_only(reports):
+    with open(reports / "moodle_grading_worksheet.csv", newline="", encoding="utf-8-sig") as fh:
+        assert tuple(next(csv.reader(fh))) == NEW_HEADER
     zoe, jan = read_csv(reports / "moodle_grading_worksheet.csv")
     assert (zoe["Identifier"], zoe["Full name"], zoe["Grade"], zoe["Maximum Grade"]) == \
         ("Participant 1001", "Zoë Müller-Lüdenscheidt", "3.50", "16.00")
-    assert zoe["Feedback comments"] == "Automatic points: 3.5 (incomplete)."
-    assert (jan["Identifier"], jan["Grade"], jan["Maximum Grade"]) == ("Participant 1002", "12.50", "16.00")
-    assert jan["Feedback comments"] == \
-        "Automatic points: 12.5 (graded). 3.5 points of written answers are still to be graded by hand."
+    assert zoe["Feedback comments"] == "Problem set 3: 3.5 of 16 points (automatic 3.5, written answers 0)."
+    assert (jan["Identifier"], jan["Grade"], jan["Feedback comments"]) == ("Participant 1002", "", "")  # pending
+
+
+def test_moodle_rows_with_hand_grades_partial_grades_and_failures():
+    failed = SubmissionResult("1003", "Søren Kierkegård", "error", blank_cells("not graded"))
+    final, pending, error = moodle_rows([hand_graded(), full_marks(), failed])
+    assert (final.grade, final.comment) == (14.25, "Problem set 3: 14.25 of 16 points (automatic 12.5, written "
+                                            "answers 1.75). 5b manual: Cite the accuracies.")
+    assert (pending.grade, error.grade) == (None, None)
+    partial = moodle_rows([full_marks(), failed], partial=True)
+    assert [row.grade for row in partial] == [12.5, 0]
+    assert "3.5 points of written answers are not graded yet" in partial[0].comment
+    assert "the grading failed" in partial[1].comment
 
 
 def test_moodle_worksheet_as_an_instructor_uploads_it(tmp_path):
@@ -89,7 +113,7 @@ def test_moodle_worksheet_as_an_instructor_uploads_it(tmp_path):
                            p5c_tests=1, p6_delta_output_tests=1, p6_delta_pool_tests=1, p6_delta_conv_tests=1,
                            p6_grad_conv_weight_tests=1, p6_grad_conv_bias_tests=0.5)
                for sid, name in names.items()]
-    write_moodle_worksheet(tmp_path / "worksheet.csv", results)
+    fill_worksheet(moodle_rows(results), tmp_path / "worksheet.csv")
     rows = read_csv(tmp_path / "worksheet.csv")
     assert [(r["Identifier"], r["Full name"], r["Grade"]) for r in rows] == [
         ("Participant 1001", "Zoë Müller-Lüdenscheidt", "8.50"),
@@ -152,6 +176,18 @@ def test_feedback_page_shows_each_cell(reports):
     assert zoe["5a"][2:4] == ["2 / 2", "passed"]
 
 
+def test_feedback_page_shows_hand_points_and_the_tas_comment(tmp_path):
+    write_all(tmp_path, [hand_graded()])
+    page = (tmp_path / "feedback" / "1002.html").read_text(encoding="utf-8")
+    rows = {row[1]: row for row in TableText(page).rows}
+    assert rows["5b manual"][2:] == ["0.5 / 1", "graded by hand", "Cite the accuracies."]  # no stale mark
+    assert rows["6 manual"][2:] == ["0.25 / 0.5", "graded by hand", ""]
+    assert "Points: <b>14.25</b> of 16 (automatic 12.5, written\nanswers 1.75)" in page
+    results = json.loads((tmp_path / "gradescope" / "1002" / "results.json").read_text())
+    assert results["score"] == 14.25
+    assert {t["name"]: t["output"] for t in results["tests"]}["problem5: 5b manual"] == "Cite the accuracies."
+
+
 def test_feedback_page_escapes_names_and_messages(tmp_path):
     hostile = with_points(SubmissionResult("1004", "<script>alert(1)</script>", "graded", blank_cells(""),
                                            notes=["<b>extra</b> file ignored"]),
@@ -168,6 +204,6 @@ def test_feedback_page_escapes_names_and_messages(tmp_path):
 def test_summary_table_has_a_line_per_student():
     lines = summary_table([partly_right(), full_marks()]).splitlines()
     assert len(lines) == 3
-    assert lines[0].split() == ["student", "name", "auto", "pending", "status", "time", "review"]
-    assert lines[1].split() == ["1001", "Zoë", "Müller-Lüdenscheidt", "3.5", "0", "incomplete", "12.3s", "yes"]
-    assert lines[2].split() == ["1002", "Jan", "de", "Vries", "12.5", "3.5", "graded", "30.0s"]
+    assert lines[0].split() == ["student", "name", "auto", "hand", "pending", "status", "time", "review"]
+    assert lines[1].split() == ["1001", "Zoë", "Müller-Lüdenscheidt", "3.5", "0", "0", "incomplete", "12.3s", "yes"]
+    assert lines[2].split() == ["1002", "Jan", "de", "Vries", "12.5", "0", "3.5", "graded", "30.0s"]

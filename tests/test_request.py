@@ -30,6 +30,7 @@ def test_a_request_with_missing_or_unknown_fields_is_refused(tmp_path, change):
 
 
 def test_the_answer_brings_back_typed_cells(tmp_path):
-    answer = GradedCells([CellResult("problem7", "p7_gradient_tests", 1.0, 1.0, "", 1.0)], ["a note"], [], True)
+    answer = GradedCells([CellResult("problem7", "p7_gradient_tests", 1.0, 1.0, "", 1.0)], ["a note"], [], True,
+                         {"autograded/problem7.ipynb": "{}"})
     again = GradedCells.read(answer.write(tmp_path / "cells.json"))
     assert again == answer and isinstance(again.cells[0], CellResult)

@@ -1,6 +1,7 @@
 """Reports of a graded batch: grades.csv, a Moodle grading worksheet, Gradescope results, feedback pages, a table.
 
-Feedback shows each test cell's name, points and failure message, never the code of hidden tests.
+Feedback shows each test cell's name, points and failure message, never the code of hidden tests; a written
+answer's points and a TA's comment once a person graded it.
 """
 
 from __future__ import annotations
@@ -8,19 +9,24 @@ from __future__ import annotations
 import csv
 import html
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
-from ..cells import CELLS, label
+from ..cells import CELLS, MAX_POINTS, label
 from ..course import NOTEBOOKS
-from ..results import SubmissionResult
+from ..results import UNFINISHED, SubmissionResult
+from .gradebook import STALE
+from .moodle import WorksheetReport, WorksheetRow, fill_worksheet
 
-MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
-                  "Grade can be changed", "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
+WORKSHEET = "moodle_grading_worksheet.csv"
 
 
 def _points(value) -> str:
     return "pending" if value is None else f"{value:g}"
+
+
+def for_students(comment: str) -> str:
+    """A person's comment as students read it: without the grader's own stale mark."""
+    return comment.removeprefix(STALE).strip()
 
 
 def write_grades_csv(path: Path, results: list[SubmissionResult]) -> None:
@@ -29,49 +35,52 @@ def write_grades_csv(path: Path, results: list[SubmissionResult]) -> None:
         writer = csv.writer(fh)
         writer.writerow(["student", "name", *(label(c) for c in cells),
                          *(f"problem {name.removeprefix('problem')}" for name in NOTEBOOKS),
-                         "automatic total", "manual pending", "maximum", "status", "seconds", "notes", "review",
-                         "contained"])
+                         "automatic total", "manual pending", "hand graded", "total", "final", "maximum", "status",
+                         "seconds", "notes", "review", "contained", "comments"])
         for r in results:
             by_id = {c.grade_id: c for c in r.cells}
             per_problem = [r.points_of(name) for name in NOTEBOOKS]
+            comments = [f"{label(c.grade_id)}: {for_students(c.comment)}" for c in r.cells if c.comment]
             writer.writerow([r.student_id, r.name, *(_points(by_id[c].points) if c in by_id else "" for c in cells),
                              *(f"{p:g}" for p in per_problem), f"{r.automatic_points:g}", f"{r.pending_points:g}",
+                             f"{r.hand_points:g}", f"{r.total_points:g}", "yes" if r.final else "no",
                              f"{r.max_points:g}", r.status, f"{r.seconds:.1f}",
-                             "; ".join(r.notes), "; ".join(r.review), "yes" if r.contained else "no"])
+                             "; ".join(r.notes), "; ".join(r.review), "yes" if r.contained else "no",
+                             " | ".join(comments)])
 
 
-def write_moodle_worksheet(path: Path, results: list[SubmissionResult]) -> None:
-    """Moodle's "offline grading worksheet" columns; upload it under Assignment > Upload grading worksheet."""
-    now = datetime.now(timezone.utc).strftime("%A, %d %B %Y, %I:%M %p")
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, MOODLE_COLUMNS)
-        writer.writeheader()
-        for r in results:
-            pending = f" {r.pending_points:g} points of written answers are still to be graded by hand." \
-                if r.pending_points else ""
-            writer.writerow({
-                "Identifier": f"Participant {r.student_id}", "Full name": r.name, "Email address": "",
-                "Status": "Submitted for grading", "Grade": f"{r.automatic_points:.2f}",
-                "Maximum Grade": f"{r.max_points:.2f}", "Grade can be changed": "Yes",
-                "Last modified (submission)": "", "Last modified (grade)": now,
-                "Feedback comments": f"Automatic points: {r.automatic_points:g} ({r.status}).{pending}",
-            })
+def moodle_rows(results: list[SubmissionResult], partial: bool = False) -> list[WorksheetRow]:
+    """One worksheet row per student: the total, or no grade (blank) while written answers wait for a person or
+    the grading failed, unless ``partial`` grades are asked for."""
+    rows = []
+    for r in results:
+        give = r.final or (partial and r.status != UNFINISHED)
+        summary = f"Problem set 3: {r.total_points:g} of {r.max_points:g} points (automatic {r.automatic_points:g}, " \
+                  f"written answers {r.hand_points:g})."
+        if r.pending_points:
+            summary += f" Partial grade: {r.pending_points:g} points of written answers are not graded yet."
+        if r.status == "error":
+            summary += " Partial grade: the grading failed and will be repeated."
+        comments = [f"{label(c.grade_id)}: {for_students(c.comment)}" for c in r.cells if c.comment]
+        rows.append(WorksheetRow(r.student_id, r.name, r.total_points if give else None,
+                                 " ".join([summary, *comments])))
+    return rows
 
 
 def gradescope_results(result: SubmissionResult) -> dict:
-    """Gradescope's results.json: automatic cells as tests; written answers are left to manual grading there.
+    """Gradescope's results.json: automatic cells (and written answers once a person graded them) as tests.
     Messages can quote a student's own text (a symbol's name): every output is declared plain text, so Gradescope
     shows it as written and renders none of it as HTML or Markdown."""
     tests = [{"name": f"{c.notebook}: {label(c.grade_id)}", "score": c.points, "max_score": c.max_points,
-              "status": "passed" if c.points == c.max_points else "failed", "output": c.message,
-              "output_format": "text"}
+              "status": "passed" if c.points == c.max_points else "failed",
+              "output": "\n".join(filter(None, [c.message, for_students(c.comment)])), "output_format": "text"}
              for c in result.cells if c.points is not None]
     notes = list(result.notes)
     if result.review:
         notes.append("this submission will be looked at by a person: " + "; ".join(result.review))
     if result.pending_points:
         notes.append(f"{result.pending_points:g} points of written answers are graded by hand")
-    return {"score": result.automatic_points, "execution_time": round(result.seconds, 1),
+    return {"score": result.total_points, "execution_time": round(result.seconds, 1),
             "output": "\n".join(notes), "output_format": "text", "test_output_format": "text", "tests": tests}
 
 
@@ -80,13 +89,16 @@ def feedback_html(result: SubmissionResult) -> str:
     for c in result.cells:
         if c.points is None:
             state, css = "graded by hand later", "pending"
+        elif c.written and not c.message:  # a message says why a person had nothing to grade
+            state, css = "graded by hand", "hand"
         elif c.points == c.max_points:
             state, css = "passed", "passed"
         else:
             state, css = "failed", "failed"
+        text = "\n".join(filter(None, [c.message, for_students(c.comment)]))
         rows.append(f"<tr class='{css}'><td>{html.escape(c.notebook)}</td><td>{html.escape(label(c.grade_id))}</td>"
                     f"<td>{_points(c.points)} / {c.max_points:g}</td><td>{state}</td>"
-                    f"<td><pre>{html.escape(c.message)}</pre></td></tr>")
+                    f"<td><pre>{html.escape(text)}</pre></td></tr>")
     review = [f"A person will look at this submission: {'; '.join(result.review)}."] if result.review else []
     notes = "".join(f"<li>{html.escape(p)}</li>" for p in result.notes + review)
     return f"""<!doctype html>
@@ -95,8 +107,9 @@ def feedback_html(result: SubmissionResult) -> str:
 text-align:left;vertical-align:top}}pre{{white-space:pre-wrap;margin:0}}.passed td:nth-child(4){{color:#1a7f37}}
 .failed td:nth-child(4){{color:#cf222e}}.pending td:nth-child(4){{color:#9a6700}}</style></head><body>
 <h1>Problem set 3 — feedback for {html.escape(result.name)}</h1>
-<p>Automatic points: <b>{result.automatic_points:g}</b>; still to be graded by hand: {result.pending_points:g};
-status: {html.escape(result.status)}.</p>
+<p>Points: <b>{result.total_points:g}</b> of {result.max_points:g} (automatic {result.automatic_points:g}, written
+answers {result.hand_points:g}); still to be graded by hand: {result.pending_points:g}; status:
+{html.escape(result.status)}.</p>
 {f"<h2>About your files</h2><ul>{notes}</ul>" if notes else ""}
 <table><tr><th>notebook</th><th>part</th><th>points</th><th>result</th><th>message</th></tr>
 {"".join(rows)}</table></body></html>
@@ -104,19 +117,24 @@ status: {html.escape(result.status)}.</p>
 
 
 def summary_table(results: list[SubmissionResult]) -> str:
-    lines = [f"{'student':<24} {'name':<26} {'auto':>6} {'pending':>7} {'status':<10} {'time':>7}  review"]
+    lines = [f"{'student':<24} {'name':<26} {'auto':>6} {'hand':>5} {'pending':>7} {'status':<10} {'time':>7}  review"]
     for r in results:
-        lines.append(f"{r.student_id[:24]:<24} {r.name[:26]:<26} {r.automatic_points:>6g} {r.pending_points:>7g} "
+        lines.append(f"{r.student_id[:24]:<24} {r.name[:26]:<26} {r.automatic_points:>6g} {r.hand_points:>5g} "
+                     f"{r.pending_points:>7g} "
                      f"{r.status:<10} {r.seconds:>6.1f}s  {'yes' if r.review else ''}")
     return "\n".join(lines)
 
 
-def write_all(out: Path, results: list[SubmissionResult]) -> None:
+def write_all(out: Path, results: list[SubmissionResult], worksheet: Path | None = None, partial: bool = False,
+              tz: str | None = None) -> WorksheetReport:
+    """Every report of ``results``; the Moodle worksheet fills ``worksheet`` (one downloaded from Moodle) if given.
+    Raises WorksheetError (and writes no worksheet) for a grade Moodle would refuse."""
     write_grades_csv(out / "grades.csv", results)
-    write_moodle_worksheet(out / "moodle_grading_worksheet.csv", results)
+    report = fill_worksheet(moodle_rows(results, partial), out / WORKSHEET, worksheet, MAX_POINTS, tz=tz)
     for r in results:
         folder = out / "gradescope" / r.student_id
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "results.json").write_text(json.dumps(gradescope_results(r), indent=1))
         (out / "feedback").mkdir(exist_ok=True)
         (out / "feedback" / f"{r.student_id}.html").write_text(feedback_html(r), encoding="utf-8")
+    return report

@@ -17,6 +17,7 @@ from ..isolation import sandbox
 from ..isolation.containment import contain
 from ..judge.verdicts import judge_all
 from . import execute
+from .formgrader_copies import for_formgrader, set_answer_digests
 from .request import GradedCells, GradingRequest
 from .sanitize import sanitize_all
 from .score import kernel_outcomes, score
@@ -48,7 +49,9 @@ def grade(request: GradingRequest) -> GradedCells:
     for name in NOTEBOOKS:
         kernel.update(kernel_outcomes(workdir / f"{name}.ipynb", notes))
     cells, review = score(course.grades(request.student), judge_all(handin, request.seed), kernel)
-    return GradedCells(cells, notes, ([TAMPERED] if tampered else []) + review, containment is not None)
+    set_answer_digests(cells, repaired)
+    kept = for_formgrader(repaired, workdir, cells, notes)
+    return GradedCells(cells, notes, ([TAMPERED] if tampered else []) + review, containment is not None, kept)
 
 
 def _kernel_settings(request: GradingRequest, handin: Path, containment, jupyter: Path) -> tuple[list, dict]:

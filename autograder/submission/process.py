@@ -126,6 +126,7 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
     if answer.is_file():
         graded = GradedCells.read(answer)
         result.cells, result.review, result.contained = graded.cells, graded.review, graded.contained
+        result.notebooks = graded.notebooks
         result.notes.extend(graded.notes)
     elif result.status != "error":
         result.status = "error"

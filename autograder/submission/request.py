@@ -57,6 +57,7 @@ class GradedCells:
     notes: list[str]
     review: list[str]
     contained: bool
+    notebooks: dict[str, str]  # the copies a TA opens in formgrader (formgrader_copies.py)
 
     def write(self, path: Path) -> Path:
         Path(path).write_text(json.dumps(asdict(self)))

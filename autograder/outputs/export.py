@@ -1,0 +1,51 @@
+"""Final grades out of a grading folder: the saved results, with the gradebook's word on every cell (a TA's
+scores and comments from formgrader), into every report: grades.csv, the Moodle worksheet, Gradescope's
+results.json and the feedback pages. ``grade`` ends with it; ``export`` runs it alone after hand grading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..results import UNFINISHED, ResultStore, SubmissionResult
+from . import grading_folder, gradebook, reports
+from .moodle import WorksheetReport
+
+
+@dataclass
+class Export:
+    results: list[SubmissionResult]
+    worksheet: WorksheetReport
+
+    def students(self, which) -> list[str]:
+        return [r.student_id for r in self.results if which(r)]
+
+    def summary(self) -> str:
+        """What an instructor reads before uploading the worksheet: who got a final grade, who did not and why."""
+        pending = self.students(lambda r: r.pending_points and r.status != "error")
+        failed = self.students(lambda r: r.status in ("error", UNFINISHED))
+        flagged = self.students(lambda r: any(reason.startswith(gradebook.FLAGGED) for reason in r.review))
+        lines = [f"{len(self.students(lambda r: r.final))} of {len(self.results)} students have a final grade."]
+        if pending:
+            lines.append(f"written answers still to grade in formgrader ({len(pending)}): {', '.join(pending)}")
+        if failed:
+            lines.append(f"grading failed or unfinished ({len(failed)}): {', '.join(failed)}")
+        if flagged:
+            lines.append(f"flagged for review ({len(flagged)}): {', '.join(flagged)}")
+        blank = self.worksheet.blank
+        if blank:
+            lines.append(f"left blank in the Moodle worksheet (Moodle keeps what it had): {', '.join(blank)}")
+        lines += self.worksheet.warnings
+        if self.worksheet.not_in_worksheet:
+            lines.append("not in the downloaded worksheet (not written): " + ", ".join(self.worksheet.not_in_worksheet))
+        return "\n".join(lines)
+
+
+def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: Path | None = None,
+           partial: bool = False, tz: str | None = None) -> Export:
+    """Write every report of the grading folder ``out`` (of ``results``, default: every saved result)."""
+    out = Path(out).resolve()
+    if results is None:
+        results = ResultStore(out / "results").load_all()
+    final = gradebook.final_results(grading_folder.db_url(out), results)
+    return Export(final, reports.write_all(out, final, worksheet, partial, tz))

@@ -1,0 +1,75 @@
+"""The grading folder (``--out``) as an nbgrader course directory that formgrader opens: its configuration (which
+gradebook), the course's source (hidden tests included: the folder is the instructor's, and no kernel sees it),
+and for each graded student the notebooks as submitted and as autograded, where nbgrader keeps them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from traitlets.config.loader import PyFileConfigLoader
+
+from ..course import ASSIGNMENT, NOT_COURSE_FILES, source_dir
+from ..results import SubmissionResult
+
+CONFIG = "nbgrader_config.py"
+COURSE_ID = "smdl-ps3"
+KINDS = ("submitted", "autograded")  # the folders of nbgrader's course layout that a result brings notebooks for
+_CONFIG_TEXT = '''"""This grading folder is an nbgrader course directory (written by `python -m autograder grade`):
+formgrader opens it with `python -m autograder formgrader --out {root}`. The gradebook below holds every grade, a
+TA's included; `python -m autograder export` reads it."""
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.db_url = {db_url!r}
+# formgrader's "Generate Feedback" makes students' pages from the autograded notebooks, which hold the hidden
+# tests: take them out, and every output (a traceback can quote a hidden line). `export` writes the grader's own.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearOutput",  # nbgrader's own: enabled here only (nbconvert's would be everywhere)
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+'''
+
+
+def prepare(out: Path, course: Path, db_url: str) -> None:
+    """Write the folder's nbgrader configuration and the course's source (from the generated ``course``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / CONFIG, _CONFIG_TEXT.format(course_id=COURSE_ID, root=str(out), db_url=db_url))
+    shutil.copytree(source_dir(course), source_dir(out), dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
+
+
+def db_url(out: Path) -> str:
+    """The gradebook a grading folder uses (from its nbgrader configuration)."""
+    if not (out / CONFIG).is_file():
+        raise FileNotFoundError(f"{out} is not a grading folder (no {CONFIG}): grade into it first with "
+                                f"`python -m autograder grade SUBMISSIONS --out {out}`")
+    return PyFileConfigLoader(CONFIG, path=str(out)).load_config().CourseDirectory.db_url
+
+
+def notebook_path(out: Path, kind: str, student_id: str, name: str) -> Path:
+    return out / kind / student_id / ASSIGNMENT / name
+
+
+def keep(out: Path, result: SubmissionResult) -> None:
+    """Write the notebooks the result brought (and forget them: the result store keeps only grades)."""
+    for relative, text in result.notebooks.items():
+        kind, name = relative.split("/")
+        if kind in KINDS and name.endswith(".ipynb") and "/" not in name:
+            _write(notebook_path(out, kind, result.student_id, name), text)
+    result.notebooks = {}
+
+
+def _write(path: Path, text: str) -> None:
+    """Whole or not at all: formgrader may be reading the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

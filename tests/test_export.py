@@ -1,0 +1,119 @@
+"""`export` on a grading folder built without kernels (results saved, recorded into a sqlite gradebook, a TA's grades
+written as formgrader writes them): final grades from the gradebook, a German worksheet downloaded from Moodle
+filled, pending and failed students left blank and listed."""
+
+import csv
+import re
+import subprocess
+import sys
+
+import pytest
+
+from autograder.cells import CELLS
+from autograder.course import ASSIGNMENT, generated_course, open_gradebook
+from autograder.outputs import grading_folder
+from autograder.outputs.export import export
+from autograder.outputs.gradebook import prepare, record
+from autograder.results import CellResult, ResultStore, SubmissionResult, blank_cells
+from autograder.submission.formgrader_copies import digest
+
+GERMAN_DOWNLOAD = (
+    '\ufeffID,"Vollständiger Name",E-Mail-Adresse,Status,Bewertung,Bestwertung,"Bewertung kann geändert werden",'
+    '"Zuletzt geändert (Abgabe)","Zuletzt geändert (Bewertung)","Feedback als Kommentar"\n'
+    'Teilnehmer/in1001,"Zoë Müller",zoe@example.org,"Zur Bewertung abgegeben",,"16,00",Ja,'
+    '"Montag, 30. November 2026, 21:14",-,\n'
+    'Teilnehmer/in1002,"Jan de Vries",jan@example.org,"Zur Bewertung abgegeben",,"16,00",Ja,'
+    '"Montag, 30. November 2026, 22:01",-,\n'
+    'Teilnehmer/in1003,"Søren Kierkegård",soren@example.org,"Zur Bewertung abgegeben",,"16,00",Ja,'
+    '"Dienstag, 1. Dezember 2026, 08:30",-,\n'
+    'Teilnehmer/in1004,"Grace Hopper",grace@example.org,"Keine Abgabe",,"16,00",Ja,-,-,\n')
+
+
+def graded(student, name, status="graded") -> SubmissionResult:
+    cells = [CellResult(c.notebook, c.grade_id, None if c.written else c.points, c.points,
+                        answer_digest=digest(f"answer {c.label}") if c.written else "") for c in CELLS]
+    if status == "error":
+        cells = blank_cells("not graded")
+    return SubmissionResult(student, name, status, cells)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """1001 fully hand-graded, 1002 still waiting for 5b, 1003 whose grading failed."""
+    out = tmp_path / "grading"
+    db_url = f"sqlite:///{out / 'gradebook.db'}"
+    out.mkdir()
+    prepare(db_url, generated_course())
+    grading_folder.prepare(out, generated_course(), db_url)
+    store = ResultStore(out / "results")
+    for result in (graded("1001", "Zoë Müller"), graded("1002", "Jan de Vries"),
+                   graded("1003", "Søren Kierkegård", "error")):
+        record(db_url, result)
+        store.save(result)
+    with open_gradebook(db_url) as gb:  # as formgrader saves a TA's work
+        for student, cells in (("1001", [c for c in CELLS if c.written]),
+                               ("1002", [c for c in CELLS if c.written and c.grade_id != "p5b_answer"])):
+            for cell in cells:
+                grade = gb.find_grade(cell.grade_id, cell.notebook, ASSIGNMENT, student)
+                grade.manual_score, grade.needs_manual_grade = cell.points, False
+        gb.find_comment("p6_answer", "problem6", ASSIGNMENT, "1001").manual_comment = "Sehr gut."
+        gb.db.commit()
+    (tmp_path / "download.csv").write_text(GERMAN_DOWNLOAD, encoding="utf-8")
+    return out
+
+
+def rows(path) -> dict:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return {row.get("student") or row["ID"]: row for row in csv.DictReader(fh)}
+
+
+def test_export_fills_the_downloaded_german_worksheet_with_final_grades_only(folder):
+    done = export(folder, worksheet=folder.parent / "download.csv", tz="Europe/Berlin")
+    sheet = rows(folder / "moodle_grading_worksheet.csv")
+    assert sheet["Teilnehmer/in1001"]["Bewertung"] == "16,00"
+    assert "6 manual: Sehr gut." in sheet["Teilnehmer/in1001"]["Feedback als Kommentar"]
+    assert re.fullmatch(r"(Mon|Diens|Mittwoch|Donners|Frei|Sams|Sonn)(tag)?, \d{1,2}\. [A-Z][a-zä]+ \d{4}, \d\d:\d\d",
+                        sheet["Teilnehmer/in1001"]["Zuletzt geändert (Bewertung)"])  # as Moodle writes it in German
+    for blank in ("Teilnehmer/in1002", "Teilnehmer/in1003"):  # pending; failed
+        assert (sheet[blank]["Bewertung"], sheet[blank]["Zuletzt geändert (Bewertung)"]) == ("", "-")
+    original = GERMAN_DOWNLOAD.split("\n")
+    written = (folder / "moodle_grading_worksheet.csv").read_text(encoding="utf-8").split("\n")
+    assert written[0] == original[0] and written[4] == original[4]  # the header; a participant not graded here
+
+    assert done.worksheet.filled == ["1001"] and sorted(done.worksheet.blank) == ["1002", "1003"]
+    summary = done.summary()
+    assert "1 of 3 students have a final grade." in summary
+    assert "written answers still to grade in formgrader (1): 1002" in summary
+    assert "grading failed or unfinished (1): 1003" in summary
+    grades = rows(folder / "grades.csv")
+    assert [(grades[s]["total"], grades[s]["final"]) for s in ("1001", "1002", "1003")] == \
+        [("16", "yes"), ("15", "no"), ("0", "no")]
+
+
+def test_partial_grades_only_when_asked(folder):
+    export(folder, worksheet=folder.parent / "download.csv", partial=True, tz="Europe/Berlin")
+    sheet = rows(folder / "moodle_grading_worksheet.csv")
+    assert [sheet[f"Teilnehmer/in{s}"]["Bewertung"] for s in (1001, 1002, 1003)] == ["16,00", "15,00", "0,00"]
+
+
+def test_the_export_command_says_who_is_left_blank(folder):
+    done = subprocess.run([sys.executable, "-m", "autograder", "export", "--out", str(folder), "--worksheet",
+                           str(folder.parent / "download.csv"), "--timezone", "Europe/Berlin"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "left blank in the Moodle worksheet (Moodle keeps what it had): 1002, 1003" in done.stdout
+    assert "Upload grading worksheet" in done.stdout
+
+
+def test_a_grade_above_the_worksheets_maximum_is_refused(folder):
+    (folder.parent / "small.csv").write_text(GERMAN_DOWNLOAD.replace('"16,00"', '"10,00"'), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "autograder", "export", "--out", str(folder), "--worksheet",
+                           str(folder.parent / "small.csv")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "1001" in done.stderr and "10,00" in done.stderr, done.stderr
+    assert not (folder / "moodle_grading_worksheet.csv").exists()
+
+
+def test_export_needs_a_grading_folder(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "autograder", "export", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "is not a grading folder" in done.stderr

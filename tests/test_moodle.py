@@ -1,0 +1,216 @@
+"""Filling Moodle's offline grading worksheet: real files in tmp_path, written as Moodle writes them (UTF-8 byte order
+mark, PHP fputcsv quoting: fields with a comma, quote, space or line break quoted; \\n line ends) in English and in
+German, with the dates userdate() writes (strftimedaydatetime, no leading zero on the day or the 12-hour hour)."""
+
+import csv
+from datetime import datetime, timezone
+
+import pytest
+
+from autograder.outputs.moodle import WorksheetError, WorksheetRow, fill_worksheet
+
+BOM = "\ufeff"
+
+ENGLISH_HEADER = ('Identifier,"Full name","Email address",Status,Grade,"Maximum Grade","Grade can be changed",'
+                  '"Last modified (submission)","Last modified (grade)","Feedback comments"')
+ENGLISH_ROWS = [
+    '"Participant 1504327","Ada Lovelace",ada@example.org,"Submitted for grading",,16.00,Yes,'
+    '"Monday, 3 March 2025, 9:41 AM",-,',
+    '"Participant 1504328","Alan Turing",alan@example.org,"Submitted for grading - Graded",12.50,16.00,Yes,'
+    '"Sunday, 2 March 2025, 11:02 PM","Tuesday, 4 March 2025, 10:15 AM","<p>Good work</p>"',
+    '"Participant 1504329","Grace Hopper",grace@example.org,"No submission",,16.00,Yes,-,-,',
+]
+GERMAN_HEADER = ('ID,"Vollständiger Name",E-Mail-Adresse,Status,Bewertung,Bestwertung,'
+                 '"Bewertung kann geändert werden","Zuletzt geändert (Abgabe)","Zuletzt geändert (Bewertung)",'
+                 '"Feedback als Kommentar"')
+GERMAN_ROWS = [
+    'Teilnehmer/in1504327,"Ada Lovelace",ada@example.org,"Zur Bewertung abgegeben",,"16,00",Ja,'
+    '"Montag, 3. März 2025, 09:41",-,',
+    'Teilnehmer/in1504328,"Alan Turing",alan@example.org,"Zur Bewertung abgegeben - Bewertet","12,50","16,00",Ja,'
+    '"Sonntag, 2. März 2025, 23:02","Dienstag, 4. März 2025, 10:15",<p>Gut</p>',
+    'Teilnehmer/in1504329,"Grace Hopper",grace@example.org,"Keine Abgabe",,"16,00",Ja,-,-,',
+]
+NOW = datetime(2025, 3, 10, 13, 5, tzinfo=timezone.utc)
+
+
+def worksheet(tmp_path, header, rows, name="download.csv", bom=BOM, end="\n"):
+    path = tmp_path / name
+    path.write_bytes((bom + "".join(line + end for line in [header, *rows])).encode("utf-8"))
+    return path
+
+
+def lines(path):
+    text = path.read_bytes().decode("utf-8")
+    assert text.startswith(BOM)
+    return text[1:].split("\n")
+
+
+def test_english_worksheet_is_filled_and_the_rest_kept(tmp_path):
+    template = worksheet(tmp_path, ENGLISH_HEADER, ENGLISH_ROWS)
+    out = tmp_path / "upload.csv"
+    rows = [WorksheetRow("1504327", "Ada Lovelace", 13.5, "Well done.\nSee 2 < 3 & more"),
+            WorksheetRow("1504328", "Alan Turing", None, "pending"),
+            WorksheetRow("9999999", "Not Enrolled", 10.0, ""),
+            WorksheetRow("s-77", "Some Login", 8.0, "")]
+    report = fill_worksheet(rows, out, template, now=NOW, tz="America/New_York")
+
+    assert lines(out) == [
+        ENGLISH_HEADER,
+        '"Participant 1504327","Ada Lovelace",ada@example.org,"Submitted for grading",13.50,16.00,Yes,'
+        '"Monday, 3 March 2025, 9:41 AM","Monday, 10 March 2025, 9:05 AM","Well done.<br>See 2 &lt; 3 &amp; more"',
+        '"Participant 1504328","Alan Turing",alan@example.org,"Submitted for grading - Graded",,16.00,Yes,'
+        '"Sunday, 2 March 2025, 11:02 PM","Tuesday, 4 March 2025, 10:15 AM","<p>Good work</p>"',
+        ENGLISH_ROWS[2],  # not among the rows: untouched
+        "",
+    ]
+    assert (report.filled, report.blank, report.not_in_worksheet) == (["1504327"], ["1504328"], ["9999999", "s-77"])
+    assert report.language == "en" and report.warnings == []
+    read_back = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
+    assert read_back[0]["Grade"] == "13.50" and read_back[0]["Last modified (grade)"].endswith("9:05 AM")
+
+
+def test_german_worksheet_gets_decimal_comma_and_german_date(tmp_path):
+    template = worksheet(tmp_path, GERMAN_HEADER, GERMAN_ROWS)
+    out = tmp_path / "hochladen.csv"
+    rows = [WorksheetRow("1504327", "Ada Lovelace", 12.25, "Sehr gut"),
+            WorksheetRow("1504328", "Alan Turing", 15, "Prima")]
+    report = fill_worksheet(rows, out, template, now=datetime(2025, 3, 3, 13, 5, tzinfo=timezone.utc),
+                            tz="Europe/Berlin")
+
+    assert lines(out) == [
+        GERMAN_HEADER,
+        'Teilnehmer/in1504327,"Ada Lovelace",ada@example.org,"Zur Bewertung abgegeben","12,25","16,00",Ja,'
+        '"Montag, 3. März 2025, 09:41","Montag, 3. März 2025, 14:05","Sehr gut"',
+        'Teilnehmer/in1504328,"Alan Turing",alan@example.org,"Zur Bewertung abgegeben - Bewertet","15,00","16,00",Ja,'
+        '"Sonntag, 2. März 2025, 23:02","Montag, 3. März 2025, 14:05",Prima',
+        GERMAN_ROWS[2],
+        "",
+    ]
+    assert report.language == "de" and report.filled == ["1504327", "1504328"]
+    # Moodle reads the date with strtotime, which knows no German: the one already graded needs "ignore modified".
+    assert len(report.warnings) == 1 and "1504328" in report.warnings[0] and "1504327" not in report.warnings[0]
+
+
+def test_german_date_has_no_leading_zero_on_the_day_but_on_the_hour(tmp_path):
+    template = worksheet(tmp_path, GERMAN_HEADER, GERMAN_ROWS)
+    out = tmp_path / "out.csv"
+    fill_worksheet([WorksheetRow("1504329", "Grace Hopper", 0, "")], out, template,
+                   now=datetime(2025, 10, 5, 7, 3, tzinfo=timezone.utc), tz="Europe/Berlin")
+    assert lines(out)[3] == ('Teilnehmer/in1504329,"Grace Hopper",grace@example.org,"Keine Abgabe","0,00","16,00",Ja,-,'
+                             '"Sonntag, 5. Oktober 2025, 09:03",')
+
+
+def test_us_english_dates_are_written_in_the_files_own_format(tmp_path):
+    rows = [ENGLISH_ROWS[0].replace("Monday, 3 March 2025, 9:41 AM", "Monday, March 3, 2025, 9:41 AM")]
+    template = worksheet(tmp_path, ENGLISH_HEADER, rows)
+    out = tmp_path / "out.csv"
+    fill_worksheet([WorksheetRow("1504327", "Ada Lovelace", 16, "")], out, template, now=NOW, tz="UTC")
+    assert '"Monday, March 10, 2025, 1:05 PM"' in lines(out)[1]
+
+
+def test_nothing_to_fill_writes_the_download_back_byte_for_byte(tmp_path):
+    for header, rows in ((ENGLISH_HEADER, ENGLISH_ROWS), (GERMAN_HEADER, GERMAN_ROWS)):
+        template = worksheet(tmp_path, header, rows)
+        out = tmp_path / "copy.csv"
+        report = fill_worksheet([WorksheetRow("42", "Nobody", 3.0, "")], out, template, now=NOW, tz="UTC")
+        assert out.read_bytes() == template.read_bytes()
+        assert report.not_in_worksheet == ["42"]
+
+
+def test_a_spreadsheets_resave_keeps_its_semicolons_crlf_and_no_bom(tmp_path):
+    header = ("ID;Vollständiger Name;E-Mail-Adresse;Status;Bewertung;Bestwertung;Bewertung kann geändert werden;"
+              "Zuletzt geändert (Abgabe);Zuletzt geändert (Bewertung);Feedback als Kommentar")
+    row = ("Teilnehmer/in1504327;Ada Lovelace;ada@example.org;Zur Bewertung abgegeben;;16,00;Ja;"
+           "Montag, 3. März 2025, 09:41;-;")
+    template = worksheet(tmp_path, header, [row], bom="", end="\r\n")
+    out = tmp_path / "out.csv"
+    fill_worksheet([WorksheetRow("1504327", "Ada Lovelace", 7.5, "ok")], out, template, now=NOW, tz="Europe/Berlin")
+    assert out.read_bytes().decode("utf-8") == (
+        header + "\r\n" + "Teilnehmer/in1504327;Ada Lovelace;ada@example.org;Zur Bewertung abgegeben;7,50;16,00;Ja;"
+        "Montag, 3. März 2025, 09:41;Montag, 10. März 2025, 14:05;ok\r\n")
+
+
+def test_whole_number_maximum_falls_back_to_the_languages_separator(tmp_path):
+    template = worksheet(tmp_path, GERMAN_HEADER, [GERMAN_ROWS[0].replace('"16,00"', "16")])
+    out = tmp_path / "out.csv"
+    fill_worksheet([WorksheetRow("1504327", "Ada Lovelace", 12.5, "")], out, template, now=NOW, tz="UTC")
+    assert lines(out)[1].split(",")[4:7] == ['"12', '50"', "16"]
+
+
+def test_grade_above_the_maximum_is_refused_and_nothing_written(tmp_path):
+    for header, rows, grade, shown, maximum in ((ENGLISH_HEADER, ENGLISH_ROWS, 16.5, "16.50", "16.00"),
+                                                (GERMAN_HEADER, GERMAN_ROWS, 17, "17,00", "16,00")):
+        template = worksheet(tmp_path, header, rows)
+        out = tmp_path / "out.csv"
+        grades = [WorksheetRow("1504327", "Ada Lovelace", 10, ""), WorksheetRow("1504329", "Grace", grade, "")]
+        with pytest.raises(WorksheetError) as error:
+            fill_worksheet(grades, out, template, now=NOW, tz="UTC")
+        message = str(error.value)
+        assert "1504329" in message and shown in message and maximum in message and "1504327" not in message
+        assert not out.exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["download.csv"]  # no temporary file left behind
+
+
+def test_unknown_language_is_refused_with_the_columns_looked_for(tmp_path):
+    french = ('Identifiant,"Nom complet",Statut,Note,"Note maximale","Dernière modification (note)",'
+              '"Feedback par commentaires"')
+    template = worksheet(tmp_path, french, ['"Participant 1504327","Ada Lovelace",,,"16,00",-,'])
+    out = tmp_path / "out.csv"
+    with pytest.raises(WorksheetError) as error:
+        fill_worksheet([WorksheetRow("1504327", "Ada Lovelace", 10, "")], out, template)
+    message = str(error.value)
+    for looked_for in ("'Identifier'", "'Last modified (grade)'", "'ID'", "'Bewertung'",
+                       "'Zuletzt geändert (Bewertung)'"):
+        assert looked_for in message
+    assert "Identifiant" in message and str(template) in message
+    assert not out.exists()
+
+
+def test_comments_need_the_feedback_comments_column(tmp_path):
+    header = ENGLISH_HEADER.rsplit(",", 1)[0]
+    template = worksheet(tmp_path, header, [r.rsplit(",", 1)[0] for r in ENGLISH_ROWS])
+    out = tmp_path / "out.csv"
+    with pytest.raises(WorksheetError, match="Feedback comments"):
+        fill_worksheet([WorksheetRow("1504327", "Ada Lovelace", 10, "nice")], out, template, now=NOW)
+    fill_worksheet([WorksheetRow("1504327", "Ada Lovelace", 10, "")], out, template, now=NOW, tz="UTC")
+    assert lines(out)[1].endswith('"Monday, 3 March 2025, 9:41 AM","Monday, 10 March 2025, 1:05 PM"')
+
+
+def test_new_english_worksheet_without_a_download(tmp_path):
+    out = tmp_path / "new" / "worksheet.csv"
+    rows = [WorksheetRow("101", "Zoë Müller", 12, 'Says "fine", mostly'),
+            WorksheetRow("102", "Jan de Vries", None, "x")]
+    report = fill_worksheet(rows, out, max_grade=16.0, now=NOW, tz="Europe/Berlin")
+    assert lines(out) == [
+        ENGLISH_HEADER,
+        '"Participant 101","Zoë Müller",,"Submitted for grading",12.00,16.00,Yes,-,"Monday, 10 March 2025, 2:05 PM",'
+        '"Says ""fine"", mostly"',
+        '"Participant 102","Jan de Vries",,"Submitted for grading",,16.00,Yes,-,-,',
+        "",
+    ]
+    assert (report.filled, report.blank, report.not_in_worksheet, report.language) == (["101"], ["102"], [], "en")
+
+
+def test_new_worksheet_leaves_out_students_without_a_participant_number(tmp_path):
+    out = tmp_path / "worksheet.csv"
+    report = fill_worksheet([WorksheetRow("s-77", "Some Login", 3, ""), WorksheetRow("101", "Zoë", 2, "")], out)
+    assert (report.filled, report.not_in_worksheet) == (["101"], ["s-77"])
+    assert [line.split(",")[0] for line in lines(out)[1:-1]] == ['"Participant 101"']
+
+
+def test_new_worksheet_refuses_what_moodle_would_skip(tmp_path):
+    out = tmp_path / "worksheet.csv"
+    with pytest.raises(WorksheetError, match="grade 20.00 is outside 0 to 10.00"):
+        fill_worksheet([WorksheetRow("101", "Zoë", 20, "")], out, max_grade=10)
+    with pytest.raises(WorksheetError, match="given twice"):
+        fill_worksheet([WorksheetRow("101", "Zoë", 2, ""), WorksheetRow("101", "Zoë", 3, "")], out)
+    assert not out.exists()
+
+
+def test_out_equal_to_the_template_is_refused(tmp_path):
+    template = worksheet(tmp_path, ENGLISH_HEADER, ENGLISH_ROWS)
+    before = template.read_bytes()
+    for out in (template, tmp_path / "." / "download.csv"):
+        with pytest.raises(WorksheetError, match="downloaded worksheet itself"):
+            fill_worksheet([WorksheetRow("1504327", "Ada Lovelace", 10, "")], out, template, now=NOW)
+    assert template.read_bytes() == before
