@@ -289,47 +289,40 @@ class FormgraderPage:
                    "server extension enabled?)")
         self._wait_for_table("assignments (manage_assignments)")
 
+    def _follow(self, here: str, key_class: str, key: str, link_class: str, link_what: str, there: str,
+                there_what: str) -> None:
+        """On a list page (``here`` in its URL), click the link in column ``link_class`` of the row whose column
+        ``key_class`` reads ``key``; wait for the page at ``there`` (``there_what``) to be ready."""
+        if here not in self.driver.current_url:
+            raise AssertionError(f"the next click ({link_what}) starts on a page at {here}, not on the "
+                                 f"{self._where()}")
+        row = f"//tbody[@id='main-table']/tr[td[{_has_class(key_class)}][normalize-space()={_xpath_literal(key)}]]"
+        self._click(self._wait_for_xpath(f"{row}/td[{_has_class(link_class)}]//a", link_what, clickable=True))
+        self._wait(lambda d: there in d.current_url, there_what)
+        if there == "/formgrader/submissions/":
+            self._wait_for_form()
+        else:
+            self._wait_for_table(there_what)
+
     def open_submissions(self, assignment: str) -> None:
         """From the assignment list, click the assignment's number of submissions: its submissions list."""
-        if "/formgrader/manage_assignments" not in self.driver.current_url:
-            raise AssertionError(f"open_submissions({assignment!r}) starts on the assignment list, "
-                                 f"not on the {self._where()}")
-        row = f"//tbody[@id='main-table']/tr[td[{_has_class('name')}][normalize-space()={_xpath_literal(assignment)}]]"
-        link = self._wait_for_xpath(f"{row}/td[{_has_class('num-submissions')}]//a",
-                                    f"a link to the submissions of assignment {assignment!r} (its row in the "
-                                    f"assignment list, column '# Submissions'; none when nothing was collected)",
-                                    clickable=True)
-        self._click(link)
-        self._wait(lambda d: f"/formgrader/manage_submissions/{assignment}" in d.current_url,
-                   f"the submissions list of {assignment!r}")
-        self._wait_for_table(f"submissions of {assignment!r}")
+        self._follow("/formgrader/manage_assignments", "name", assignment, "num-submissions",
+                     f"a link to the submissions of assignment {assignment!r} (its row in the assignment list, column "
+                     f"'# Submissions'; none when nothing was collected)",
+                     f"/formgrader/manage_submissions/{assignment}", f"the submissions of {assignment!r}")
 
     def open_student(self, student: str) -> None:
         """From an assignment's submissions list, click the student's name: the student's notebooks."""
-        if "/formgrader/manage_submissions/" not in self.driver.current_url:
-            raise AssertionError(f"open_student({student!r}) starts on a submissions list, not on the {self._where()}")
-        row = (f"//tbody[@id='main-table']/tr[td[{_has_class('student-id')}]"
-               f"[normalize-space()={_xpath_literal(student)}]]")
-        link = self._wait_for_xpath(f"{row}/td[{_has_class('student-name')}]//a",
-                                    f"a link for student {student!r} in the submissions list (the name is a link "
-                                    f"only once the submission is autograded)", clickable=True)
-        self._click(link)
-        self._wait(lambda d: f"/formgrader/manage_students/{student}/" in d.current_url,
-                   f"the notebooks of student {student!r}")
-        self._wait_for_table(f"notebooks of student {student!r}")
+        self._follow("/formgrader/manage_submissions/", "student-id", student, "student-name",
+                     f"a link for student {student!r} in the submissions list (the name is a link only once the "
+                     f"submission is autograded)", f"/formgrader/manage_students/{student}/",
+                     f"the notebooks of student {student!r}")
 
     def open_student_notebook(self, notebook: str) -> None:
         """From a student's notebook list, click the notebook: its grading form."""
-        if "/formgrader/manage_students/" not in self.driver.current_url:
-            raise AssertionError(f"open_student_notebook({notebook!r}) starts on a student's notebook list, "
-                                 f"not on the {self._where()}")
-        row = f"//tbody[@id='main-table']/tr[td[{_has_class('name')}][normalize-space()={_xpath_literal(notebook)}]]"
-        link = self._wait_for_xpath(f"{row}/td[{_has_class('name')}]//a",
-                                    f"a link to notebook {notebook!r} in the student's notebook list "
-                                    f"(no link: '(file missing)')", clickable=True)
-        self._click(link)
-        self._wait(lambda d: "/formgrader/submissions/" in d.current_url, f"the grading form of {notebook!r}")
-        self._wait_for_form()
+        self._follow("/formgrader/manage_students/", "name", notebook, "name",
+                     f"a link to notebook {notebook!r} in the student's notebook list (no link: '(file missing)')",
+                     "/formgrader/submissions/", f"the grading form of {notebook!r}")
 
     def open_notebook(self, assignment: str, student: str, notebook: str) -> None:
         """Click from the assignment list to a student's notebook: assignment list -> the assignment's

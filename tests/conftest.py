@@ -23,6 +23,24 @@ def postgres():
         yield server
 
 
+@pytest.fixture(scope="session")
+def generated():
+    """The generated course (cached per course version: seconds the first time)."""
+    from autograder.course import generated_course
+
+    return generated_course()
+
+
+@pytest.fixture
+def db_url(tmp_path, generated):
+    """A new sqlite gradebook in tmp_path that knows the assignment."""
+    from autograder.outputs.gradebook import prepare
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    prepare(url, generated)
+    return url
+
+
 @dataclass(frozen=True)
 class GradedExamples:
     out: Path  # the batch's output folder (results, reports, feedback)

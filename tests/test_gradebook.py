@@ -1,26 +1,12 @@
 """Writing results into nbgrader's gradebook (sqlite files in tmp_path, read back with nbgrader's own API), and the
 cells table kept equal to the gradebook nbgrader generates from the source notebooks."""
 
-import pytest
 from nbgrader.api import Grade
 
-
 from autograder.cells import CELLS
-from autograder.course import ASSIGNMENT, generated_course, open_gradebook
+from autograder.course import ASSIGNMENT, open_gradebook
 from autograder.outputs.gradebook import missing, prepare, record
 from autograder.results import CellResult, SubmissionResult
-
-
-@pytest.fixture(scope="module")
-def course():
-    return generated_course()
-
-
-@pytest.fixture
-def db_url(tmp_path, course):
-    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    prepare(url, course)
-    return url
 
 
 def result(student_id="1001", name="Zoë Müller-Lüdenscheidt", automatic=1.0) -> SubmissionResult:
@@ -43,11 +29,11 @@ def test_prepare_copies_the_course_gradebook(db_url):
         assert gb.find_assignment(ASSIGNMENT).num_submissions == 0
 
 
-def test_prepare_leaves_an_existing_gradebook_alone(db_url, course):
+def test_prepare_leaves_an_existing_gradebook_alone(db_url, generated):
     record(db_url, result())
-    prepare(db_url, course)
+    prepare(db_url, generated)
     assert missing(db_url, ["1001"]) == []
-    with open_gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with open_gradebook(f"sqlite:///{generated / 'gradebook.db'}") as gb:
         assert gb.students == []  # the course's own gradebook was copied, not written to
 
 

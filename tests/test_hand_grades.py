@@ -1,25 +1,11 @@
 """A person's grades in the gradebook (what a TA saves in formgrader) survive regrading: kept when the answer is the
 same, kept but stale and flagged when it changed; the reports read them (sqlite gradebooks in tmp_path)."""
 
-import pytest
-
 from autograder.cells import CELLS
-from autograder.course import ASSIGNMENT, generated_course, open_gradebook
-from autograder.outputs.gradebook import STALE, final_results, prepare, record
+from autograder.course import ASSIGNMENT, open_gradebook
+from autograder.outputs.gradebook import STALE, final_results, record
 from autograder.results import CellResult, SubmissionResult
 from autograder.submission.formgrader_copies import digest
-
-
-@pytest.fixture(scope="module")
-def course():
-    return generated_course()
-
-
-@pytest.fixture
-def db_url(tmp_path, course):
-    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    prepare(url, course)
-    return url
 
 
 def result(answers: dict[str, str] | None = None, student="1001") -> SubmissionResult:
