@@ -4,7 +4,8 @@
               source/ps3/problemN.pct.py (the reviewable text form of the notebooks);
 2. notebooks: convert every .pct.py into the nbgrader source notebook source/ps3/problemN.ipynb
               (complete nbgrader metadata, stable cell ids, no outputs);
-3. release:   ``nbgrader generate_assignment ps3`` writes the student version into release/ps3/.
+3. release:   ``nbgrader generate_assignment ps3`` writes the student version into release/ps3/, and the same
+              files as one zip, release/ps3.zip (what an instructor hands out: reproducible bytes).
 
 ``python -m autograder release`` runs all three; ``--check`` changes nothing and fails on any drift.
 """
@@ -14,10 +15,12 @@ from __future__ import annotations
 import ast
 import filecmp
 import importlib
+import io
 import re
 import shutil
 import tempfile
 import textwrap
+import zipfile
 from pathlib import Path
 
 import jupytext
@@ -27,6 +30,7 @@ from .course import ASSIGNMENT, ROOT, copy_course, generate_assignment, release_
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 DEF = re.compile(r"^(\s*)def (\w+)\(")
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # every file of ps3.zip gets this time: equal files, equal bytes
 
 
 def reference_body(module_name: str, function: str) -> str:
@@ -129,6 +133,23 @@ def _differences(fresh: Path, committed: Path, prefix: str = f"release/{ASSIGNME
     return found
 
 
+def bundle_path(root: Path = ROOT) -> Path:
+    return release_dir(root).with_suffix(".zip")
+
+
+def bundle(folder: Path) -> bytes:
+    """``folder`` as a zip whose files sit under ``ps3/``: sorted, one fixed time, no owners, so the same files
+    always give the same bytes (the drift check compares them)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            info = zipfile.ZipInfo(f"{ASSIGNMENT}/{path.relative_to(folder).as_posix()}", date_time=ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_STORED  # stored: the bytes do not depend on the zlib in use
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
 def release(root: Path = ROOT, check: bool = False) -> list[str]:
     """The whole build; with ``check`` it reports drift instead of writing."""
     problems = [f"out of date: {name}" for name in build(root, check)]
@@ -136,12 +157,16 @@ def release(root: Path = ROOT, check: bool = False) -> list[str]:
         return problems  # the release would be built from stale notebooks: report that first
     fresh = generate_release(root)
     try:
-        target = release_dir(root)
+        target, zipped = release_dir(root), bundle_path(root)
+        data = bundle(fresh)
         if check:
             problems += _differences(fresh, target)
+            if not zipped.is_file() or zipped.read_bytes() != data:
+                problems.append(f"{'differs' if zipped.is_file() else 'missing'}: {zipped.relative_to(root)}")
         else:
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(fresh, target)
+            zipped.write_bytes(data)
     finally:
         shutil.rmtree(fresh.parent.parent, ignore_errors=True)
     return problems

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mnist_lab import TrainConfig, run_budget_experiment, train_model
-from mnist_lab.train import subset_indices
+from mnist_lab.train import fused_adam_on_cpu, subset_indices
 from solutions.problem5 import build_cnn, make_augmentation
 
 pytestmark = pytest.mark.slow
@@ -50,6 +50,26 @@ def test_short_real_training_beats_95_percent():
 def test_augmented_training_tests_on_centre_crops():
     result = train_model(seeded_model(input_size=24), 10000, 1, make_augmentation(), QUICK)
     assert result.augmented and result.test_accuracy > 0.93, result
+
+
+def test_a_torch_without_fused_cpu_adam_trains_with_the_plain_loop(monkeypatch):
+    """Older torch releases refuse Adam(fused=True) on the CPU: the lab falls back instead of failing."""
+    real_adam = torch.optim.Adam
+
+    def old_adam(params, *args, fused=None, **kwargs):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported "
+                               "devices: ['cuda']")
+        return real_adam(params, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", old_adam)
+    fused_adam_on_cpu.cache_clear()
+    try:
+        assert not fused_adam_on_cpu()
+        result = train_model(seeded_model(), 10000, 1, None, QUICK)
+    finally:
+        fused_adam_on_cpu.cache_clear()
+    assert result.test_accuracy > 0.95
 
 
 def test_budget_too_small_for_one_batch_is_rejected():

@@ -185,6 +185,17 @@ def choose_speedups(model: nn.Module, sample: torch.Tensor, device: torch.device
         model.train(was_training)
 
 
+@lru_cache(maxsize=None)
+def fused_adam_on_cpu() -> bool:
+    """Whether this torch has Adam's fused CPU kernel (one kernel instead of a dozen per-tensor ops per step);
+    older releases refuse ``fused=True`` on the CPU, and the lab then uses the plain loop: same updates, slower."""
+    try:
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
 class _Trainer:
     """Holds the model, optimizer and schedule of one run; ``step(idx)`` trains on one batch."""
 
@@ -198,7 +209,7 @@ class _Trainer:
             lr=torch.tensor(config.lr, device=device) if capturable else config.lr,
             betas=config.betas,
             capturable=capturable,
-            fused=device.type == "cpu" or None,  # one fused kernel instead of a dozen per-tensor ops per step
+            fused=(device.type == "cpu" and fused_adam_on_cpu()) or None,
         )
         # cycle_momentum=False keeps Adam's betas as configured (one-cycle would overwrite beta1 every step, and a
         # captured CUDA graph could not follow that: it reads the learning rate from a tensor, but betas are baked in).

@@ -1,0 +1,94 @@
+"""The student's side as a student meets it: release/ps3.zip unpacked into an empty folder outside the repository,
+MNIST from a copy named by MNIST_DIR, and `nbgrader validate` run there on the reference answers (they pass), on
+the untouched release (it fails with the stubs' messages) and on a notebook with a cell over the time limit (it
+fails; nbgrader alone would say "Success!")."""
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.course import ASSIGNMENT, NOTEBOOKS, ROOT, release_dir
+from autograder.release import bundle_path
+from autograder.testing.examples import EXAMPLES
+from mnist_lab.data import default_root
+
+# nbgrader's markers of answers and hidden tests, the reference package, a line of a reference written answer
+SECRETS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "import solutions", "from solutions", "At the same 468 steps")
+
+
+def test_the_zip_holds_exactly_the_release_and_no_answer():
+    with zipfile.ZipFile(bundle_path()) as archive:
+        names = sorted(archive.namelist())
+        texts = {name: archive.read(name).decode("utf-8") for name in names}
+    released = sorted(f"{ASSIGNMENT}/{p.relative_to(release_dir()).as_posix()}" for p in release_dir().rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts)
+    assert names == released
+    for name in (f"{ASSIGNMENT}/README.md", f"{ASSIGNMENT}/requirements.txt", f"{ASSIGNMENT}/nbgrader_config.py",
+                 *(f"{ASSIGNMENT}/{n}.ipynb" for n in NOTEBOOKS)):
+        assert name in names
+    for name, text in texts.items():
+        for secret in SECRETS:
+            assert secret not in text, (name, secret)
+
+
+@pytest.fixture(scope="module")
+def unpacked(tmp_path_factory):
+    """ps3.zip unpacked in an empty folder outside the repository, and a copy of MNIST's raw files."""
+    base = tmp_path_factory.mktemp("student")
+    assert ROOT not in base.parents
+    with zipfile.ZipFile(bundle_path()) as archive:
+        archive.extractall(base)
+    mnist = base / "mnist"
+    mnist.mkdir()
+    for raw in default_root().glob("*-ubyte*"):
+        shutil.copy(raw, mnist)
+    return base / ASSIGNMENT, mnist
+
+
+def validate(folder: Path, mnist: Path, *notebooks: str, options=()) -> subprocess.CompletedProcess:
+    """`nbgrader validate` as a student runs it in the unpacked folder (this environment's nbgrader)."""
+    env = {**os.environ, "MNIST_DIR": str(mnist), "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+           f"{os.environ.get('PATH', '')}"}
+    env.pop("PYTHONPATH", None)  # the kernel imports mnist_lab from the folder, as a student's does
+    return subprocess.run([sys.executable, "-m", "nbgrader", "validate", *notebooks, *options], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=1800)
+
+
+@pytest.mark.slow
+def test_the_reference_answers_pass_validate_in_the_unpacked_bundle(unpacked):
+    folder, mnist = unpacked
+    work = folder.parent / "reference"
+    shutil.copytree(folder, work)
+    for name in NOTEBOOKS:
+        shutil.copy(EXAMPLES / "reference" / ASSIGNMENT / f"{name}.ipynb", work / f"{name}.ipynb")
+    done = validate(work, mnist, *(f"{n}.ipynb" for n in NOTEBOOKS))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("Success! Your notebook passes all the tests.") == 3, done.stdout
+    assert (mnist / "mnist-cache.npz").is_file()  # the lab used MNIST_DIR
+
+
+@pytest.mark.slow
+def test_the_untouched_release_fails_with_the_stub_messages(unpacked):
+    folder, mnist = unpacked
+    done = validate(folder, mnist, "problem7.ipynb")
+    assert "VALIDATION FAILED" in done.stdout and "Success!" not in done.stdout, done.stdout
+    assert "NotImplementedError" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_cell_over_the_time_limit_fails_validate(unpacked):
+    folder, mnist = unpacked
+    work = folder.parent / "slow"
+    shutil.copytree(folder, work)
+    notebook = nbformat.read(EXAMPLES / "reference" / ASSIGNMENT / "problem7.ipynb", as_version=4)
+    notebook.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(60)"))
+    nbformat.write(notebook, work / "problem7.ipynb")
+    done = validate(work, mnist, "problem7.ipynb", options=["--Execute.timeout=5"])
+    assert "Success!" not in done.stdout, done.stdout
+    assert done.returncode != 0 and "timed out" in done.stdout + done.stderr, done.stdout[-2000:] + done.stderr[-2000:]
