@@ -5,6 +5,10 @@
     python benchmarks/bench_integrity.py                     # baseline 7494458, 3 rounds
     python benchmarks/bench_integrity.py --baseline REV --rounds 2 --json out.json
     python benchmarks/bench_integrity.py --baseline d3cf6d9 --label cached-setup   # any other change, same way
+    python benchmarks/bench_integrity.py --baseline 38f19c6 --label student-side --own-reference
+
+With ``--own-reference`` each grader grades its own tree's reference submission (for a change to the notebooks
+themselves, such as the experiment's seeds); otherwise both grade this tree's.
 
 The baseline is checked out with ``git worktree`` and run with the same interpreter and packages, its own
 packages first on PYTHONPATH. Prints each run's wall time and the ratio of the medians (goal: at most 1.20).
@@ -46,6 +50,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--label", default="integrity", help="what this tree's runs are called in the output")
+    parser.add_argument("--own-reference", action="store_true",
+                        help="each grader grades its own tree's tests/examples/reference (default: this tree's)")
     args = parser.parse_args(argv)
     label = args.label
     with tempfile.TemporaryDirectory(prefix="bench-integrity-") as tmp:
@@ -54,12 +60,14 @@ def main(argv=None) -> int:
         subprocess.run(["git", "worktree", "add", "--detach", str(base), args.baseline], cwd=ROOT, check=True,
                        capture_output=True)
         try:
-            submissions = tmp / "submissions"
-            shutil.copytree(ROOT / "tests" / "examples" / "reference", submissions / "reference")
+            submissions = {}
+            for name, tree in (("baseline", base if args.own_reference else ROOT), (label, ROOT)):
+                submissions[name] = tmp / f"submissions-{name}"
+                shutil.copytree(tree / "tests" / "examples" / "reference", submissions[name] / "reference")
             times = {"baseline": [], label: []}
             for round_ in range(args.rounds):
-                times["baseline"].append(grade(base, submissions, tmp / "out-baseline", baseline=True))
-                times[label].append(grade(ROOT, submissions, tmp / "out-this-tree", baseline=False))
+                times["baseline"].append(grade(base, submissions["baseline"], tmp / "out-baseline", baseline=True))
+                times[label].append(grade(ROOT, submissions[label], tmp / "out-this-tree", baseline=False))
                 print(f"round {round_ + 1}: baseline {times['baseline'][-1]:.1f} s, "
                       f"{label} {times[label][-1]:.1f} s", flush=True)
         finally:
@@ -69,7 +77,8 @@ def main(argv=None) -> int:
           f"{statistics.median(times[label]):.1f} s, ratio {ratio:.2f}"
           + (" (goal <= 1.20)" if label == "integrity" else ""))
     if args.json:
-        args.json.write_text(json.dumps({"baseline_commit": args.baseline, "seconds": times,
+        args.json.write_text(json.dumps({"baseline_commit": args.baseline, "own_reference": args.own_reference,
+                                         "seconds": times,
                                          "ratio_of_medians": round(ratio, 3)}, indent=1))
     return 0
 

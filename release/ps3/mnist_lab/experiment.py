@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import statistics
 from dataclasses import asdict
@@ -16,6 +17,9 @@ from .train import TrainConfig, resolve_device, train_model
 BUDGETS = (10000, 20000, 30000)
 REFERENCE_EPOCHS = {10000: 6, 20000: 3, 30000: 2}
 CONDITIONS = ("plain", "augmented")
+# nbgrader sets this to "autograde" in the kernels it grades: there only the first seed is trained (the hidden
+# tests use its runs, and nobody reads the plot), so more seeds for students cost the grading nothing.
+GRADING = ("NBGRADER_EXECUTION", "autograde")
 
 # Finished runs of this process, keyed by everything that determines them (see _run_key). Re-running the
 # experiment cell, or a grader's test asking for runs the notebook already made, costs no second training.
@@ -57,6 +61,8 @@ def run_budget_experiment(build_cnn, epochs_for=None, make_augmentation=None, bu
     if "augmented" in conditions and make_augmentation is None:
         raise ValueError("the 'augmented' condition needs make_augmentation")
     device = resolve_device(config.device)
+    if os.environ.get(GRADING[0]) == GRADING[1]:
+        seeds = tuple(seeds)[:1]
     runs = []
     for condition in conditions:
         for seed in seeds:
@@ -115,29 +121,46 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def plot_budget_experiment(results: dict, path: str | Path | None = None):
-    """Test accuracy against distinct training examples, one line per condition, mean with min-max band."""
+    """Test accuracy against distinct training examples at the same number of steps: each seed's run as a dot, the
+    mean over seeds as a line, the min-max range over seeds as a bar. The accuracy axis spans at least 1.5
+    percentage points, so that seed noise is not drawn as a trend."""
     import matplotlib
 
     if path is not None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for condition, by_budget in results["summary"].items():
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    conditions = list(results["summary"])
+    step = 900  # each condition's runs sit a little apart on the x axis, so that bars and dots do not overlap
+    values = []
+    for index, condition in enumerate(conditions):
+        by_budget = results["summary"][condition]
         budgets = sorted(by_budget, key=int)
-        x = [int(n) for n in budgets]
+        shift = (index - (len(conditions) - 1) / 2) * step
+        x = [int(n) + shift for n in budgets]
         mean = [100 * by_budget[n]["mean"] for n in budgets]
-        low = [100 * by_budget[n]["min"] for n in budgets]
-        high = [100 * by_budget[n]["max"] for n in budgets]
-        line, = ax.plot(x, mean, marker="o", label=f"{condition}: mean, min-max band over {by_budget[budgets[0]]['count']} seed(s)")
-        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
+        count = by_budget[budgets[0]]["count"]
+        line, = ax.plot(x, mean, marker="_", markersize=16, markeredgewidth=2.5, linewidth=1.5,
+                        label=f"{condition}: mean of {count} seed{'s' if count > 1 else ''}")
+        color = line.get_color()
+        for n, xi in zip(budgets, x):
+            accs = [100 * r["test_accuracy"] for r in results["runs"]
+                    if r["condition"] == condition and str(r["n_examples"]) == n]
+            values += accs
+            ax.vlines(xi, min(accs), max(accs), color=color, linewidth=6, alpha=0.25)
+            ax.scatter([xi] * len(accs), accs, s=22, color=color, edgecolor="white", linewidth=0.6, zorder=4)
+    low, high = min(values), max(values)
+    middle, half = (low + high) / 2, max(0.75, (high - low) / 2 + 0.15)
+    ax.set_ylim(middle - half, min(100.0, middle + half))
     epochs = results["epochs"]
     ax.set_xticks([int(n) for n in epochs], [f"{int(n):,}\nx {e} epochs" for n, e in epochs.items()])
-    ax.set_xlabel("distinct training examples (same number of steps)")
+    ax.set_xlim(min(map(int, epochs)) - 4 * step, max(map(int, epochs)) + 4 * step)
+    ax.set_xlabel("distinct training examples x epochs (the same number of steps)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("New examples vs repeated examples")
+    ax.set_title("More distinct examples, or more passes over fewer?")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower right", title="dots: one seed each; bars: min-max over seeds", title_fontsize=8)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
