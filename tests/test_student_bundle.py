@@ -15,6 +15,7 @@ import pytest
 
 from autograder.course import ASSIGNMENT, NOTEBOOKS, ROOT, release_dir
 from autograder.release import bundle_path
+from autograder.submission.sanitize import repair
 from autograder.testing.examples import EXAMPLES
 from mnist_lab.data import default_root
 
@@ -51,6 +52,13 @@ def unpacked(tmp_path_factory):
     return base / ASSIGNMENT, mnist
 
 
+def with_reference_answers(released: Path, name: str):
+    """The released notebook with the reference answers in its answer cells (the grader's own repair step takes
+    exactly the answers from a notebook: here the reference example's), test cells as released."""
+    reference = nbformat.read(EXAMPLES / "reference" / ASSIGNMENT / f"{name}.ipynb", as_version=4)
+    return repair(reference, nbformat.read(released, as_version=4), name).notebook
+
+
 def validate(folder: Path, mnist: Path, *notebooks: str, options=()) -> subprocess.CompletedProcess:
     """`nbgrader validate` as a student runs it in the unpacked folder (this environment's nbgrader)."""
     env = {**os.environ, "MNIST_DIR": str(mnist), "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
@@ -65,8 +73,8 @@ def test_the_reference_answers_pass_validate_in_the_unpacked_bundle(unpacked):
     folder, mnist = unpacked
     work = folder.parent / "reference"
     shutil.copytree(folder, work)
-    for name in NOTEBOOKS:
-        shutil.copy(EXAMPLES / "reference" / ASSIGNMENT / f"{name}.ipynb", work / f"{name}.ipynb")
+    for name in NOTEBOOKS:  # the released notebooks with the reference answers typed in, as a student's would be
+        nbformat.write(with_reference_answers(work / f"{name}.ipynb", name), work / f"{name}.ipynb")
     done = validate(work, mnist, *(f"{n}.ipynb" for n in NOTEBOOKS))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert done.stdout.count("Success! Your notebook passes all the tests.") == 3, done.stdout
@@ -86,7 +94,7 @@ def test_a_cell_over_the_time_limit_fails_validate(unpacked):
     folder, mnist = unpacked
     work = folder.parent / "slow"
     shutil.copytree(folder, work)
-    notebook = nbformat.read(EXAMPLES / "reference" / ASSIGNMENT / "problem7.ipynb", as_version=4)
+    notebook = with_reference_answers(work / "problem7.ipynb", "problem7")
     notebook.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(60)"))
     nbformat.write(notebook, work / "problem7.ipynb")
     done = validate(work, mnist, "problem7.ipynb", options=["--Execute.timeout=5"])
