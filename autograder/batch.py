@@ -51,17 +51,14 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
         check_device(options.limits, [str(out), *hide])  # a GPU the kernels cannot use costs everyone problem 5
     course = generated_course()
     db_url = options.db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
-    gradebook.prepare(db_url, course)
-    grading_folder.prepare(out, course, db_url)
+    grading_folder.open_folder(out, course, db_url)
     for student in gradebook.missing(db_url, list(results)):  # saved, but killed before the gradebook had it
         gradebook.record(db_url, results[student])
     bar = _progress(len(todo), options.progress)
     with open_executor(options) as executor:
         for result in executor.grade(todo, course, work, options, hide):
             if result.status != UNFINISHED:  # a task the cluster lost is graded again by the next run
-                grading_folder.keep(out, result)  # the notebooks formgrader shows, before the grades point to them
-                gradebook.record(db_url, result, previous.get(result.student_id))
-                store.save(result)
+                grading_folder.file_result(out, db_url, store, result, previous.get(result.student_id))
             results[result.student_id] = result
             bar.set_postfix_str(f"{result.student_id}: {result.automatic_points:g} pts, {result.status}")
             bar.update()

@@ -7,6 +7,9 @@
   export       final grades from a grading folder's gradebook (hand grades included): grades.csv, the Moodle
                worksheet (--worksheet: fill the one downloaded from Moodle), Gradescope results, feedback pages
   gradescope   grade one submission, Gradescope-style: a submission folder in, results.json out
+  gradescope-package
+               the autograder zip an instructor uploads to Gradescope (gradescope/ps3-autograder.zip); --check
+               reports how an existing zip differs from what the tree builds
   examples     the README's main job: grade the example submissions in tests/examples (--write regenerates them)
 
 Exit status: 0 done; 1 release drift or an example off its expected score; 2 refused before grading (cluster or
@@ -22,12 +25,12 @@ import signal
 import sys
 from pathlib import Path
 
-from . import formgrader, release
+from . import formgrader, gradescope_package, release
 from .batch import grade_batch
 from .course import ASSIGNMENT
 from .executors.cluster import ClusterError
-from .gradescope import grade_gradescope
-from .isolation.preflight import DeviceError
+from .gradescope import containment_report, grade_gradescope
+from .isolation.preflight import PreflightError
 from .options import BatchOptions, Limits, available_cores, default_workers
 from .outputs.export import export
 from .outputs.moodle import WorksheetError
@@ -45,6 +48,9 @@ def _limit_arguments(parser) -> None:
     parser.add_argument("--memory-limit-mb", type=int, default=6144, help="per submission; 0 for none")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run kernels without containment (verdicts are still the grader's own)")
+    parser.add_argument("--no-namespaces", action="store_true",
+                        help="contain kernels by their user id alone, as where the machine refuses namespaces "
+                             "(a Gradescope container): to try that mode")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -55,7 +61,8 @@ def _batch_arguments(parser) -> None:
 
 def _limits(args) -> Limits:
     return Limits(device=args.device, cell_timeout=args.cell_timeout, time_limit=args.time_limit,
-                  memory_limit_mb=args.memory_limit_mb, sandbox=not args.no_sandbox)
+                  memory_limit_mb=args.memory_limit_mb, sandbox=not args.no_sandbox,
+                  namespaces=not args.no_namespaces)
 
 
 def _batch_options(args, **extra) -> BatchOptions:
@@ -98,6 +105,9 @@ def parser() -> argparse.ArgumentParser:
     one.add_argument("--out", type=Path, default=None,
                      help="also keep a grading folder here (gradebook, notebooks for formgrader), as `grade` does")
     _limit_arguments(one)
+    pkg = sub.add_parser("gradescope-package", help="the autograder zip to upload to Gradescope")
+    pkg.add_argument("--out", type=Path, default=None, help=f"default: {gradescope_package.PACKAGE}")
+    pkg.add_argument("--check", action="store_true", help="write nothing; exit 1 if the zip differs from the tree")
     ex = sub.add_parser("examples", help="grade the example submissions (the README's main job)")
     ex.add_argument("--out", type=Path, default=Path("grading-examples"))
     ex.add_argument("--write", action="store_true", help="regenerate tests/examples from source and release")
@@ -121,7 +131,7 @@ def run_grade(args) -> int:
     options = _batch_options(args, force=args.force, db_url=args.db, cluster=args.cluster)
     try:
         results = grade_batch(args.submissions, args.out, options)
-    except (ClusterError, DeviceError) as exc:  # nothing was graded
+    except (ClusterError, PreflightError) as exc:  # nothing was graded
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _print_reports(results, args.out)
@@ -163,10 +173,20 @@ def run_gradescope(args) -> int:
     try:
         result = grade_gradescope(args.submission, args.results, _limits(args), threads=available_cores(),
                                   out=args.out)
-    except DeviceError as exc:
+    except PreflightError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(containment_report(result))
     print(f"{result.automatic_points:g} automatic points ({result.status}); results in {args.results}")
+    return 0
+
+
+def run_gradescope_package(args) -> int:
+    path, problems = gradescope_package.write_package(args.out, check=args.check)
+    if args.check:
+        print("\n".join(problems) if problems else f"{path} is what the tree builds")
+        return 1 if problems else 0
+    print(f"wrote {path}: upload it as the assignment's autograder (README: \"Gradescope\")")
     return 0
 
 
@@ -181,7 +201,7 @@ def run_examples(args) -> int:
         args.cell_timeout = EXAMPLES_CELL_TIMEOUT
     try:
         results = grade_batch(examples.EXAMPLES, args.out, _batch_options(args, force=True))
-    except DeviceError as exc:
+    except PreflightError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _print_reports(results, args.out)
@@ -197,7 +217,7 @@ def _print_reports(results, out: Path) -> None:
 
 
 COMMANDS = {"release": run_release, "grade": run_grade, "formgrader": run_formgrader, "export": run_export,
-            "gradescope": run_gradescope, "examples": run_examples}
+            "gradescope": run_gradescope, "gradescope-package": run_gradescope_package, "examples": run_examples}
 
 
 STOPPED_EXIT = 130

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ NOT_COURSE_FILES = ("__pycache__", "*.pyc", ".ipynb_checkpoints")  # left out wh
 # Generated course directories (with the hidden tests), one per course version: hidden from the kernels.
 COURSE_CACHE = Path.home() / ".cache" / "smdl-ps3" / "courses"
 FIXED_MTIME = 1_577_836_800  # 2020-01-01: every file of a bundle gets this time, so equal courses give equal bytes
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # the same time, as a zip entry's
 
 
 def source_dir(root: Path = ROOT) -> Path:
@@ -127,6 +129,25 @@ class CourseBundle:
                 tar.extractall(folder, filter="data")
             done.touch()
         return folder
+
+
+def course_files(folder: Path) -> list[Path]:
+    """Every file under ``folder`` except NOT_COURSE_FILES, sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and not any(
+        fnmatch.fnmatch(part, pattern) for part in p.relative_to(folder).parts for pattern in NOT_COURSE_FILES))
+
+
+def reproducible_zip(entries: list[tuple[str, bytes, int]]) -> bytes:
+    """(name, data, mode) entries as a zip that depends on nothing else: sorted, one fixed time, no owners,
+    stored (the bytes do not depend on the zlib in use), so the same files always give the same bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data, mode in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            info.external_attr = mode << 16
+            info.compress_type = zipfile.ZIP_STORED
+            archive.writestr(info, data)
+    return buffer.getvalue()
 
 
 def generated_course(root: Path = ROOT, cache: Path | None = None) -> Path:

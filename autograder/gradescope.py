@@ -10,12 +10,15 @@ from mnist_lab import load_mnist
 
 from .course import generated_course
 from .ingest import collect
+from .isolation.containment import NAMESPACES, NONE
 from .isolation.preflight import check_device
 from .options import Limits
-from .outputs import gradebook, grading_folder
+from .outputs import grading_folder
 from .outputs.reports import gradescope_results
 from .results import ResultStore, SubmissionResult
 from .submission.process import grade_submission
+
+WARNING = "!" * 100
 
 
 def grade_gradescope(submission_dir: Path, results_path: Path, limits: Limits, threads: int = 1,
@@ -34,19 +37,26 @@ def grade_gradescope(submission_dir: Path, results_path: Path, limits: Limits, t
         course = generated_course()
         result = grade_submission(submission, course, work, limits, threads, hide)
     if out is not None:
-        _keep(Path(out).resolve(), course, result)
+        out = Path(out).resolve()
+        db_url = f"sqlite:///{out / 'gradebook.db'}"
+        store = ResultStore(out / "results")
+        grading_folder.open_folder(out, course, db_url)
+        grading_folder.file_result(out, db_url, store, result, store.load(result.student_id))
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(gradescope_results(result), indent=1))
     return result
 
 
-def _keep(out: Path, course: Path, result: SubmissionResult) -> None:
-    """The grading folder of this one submission, as a batch leaves it (batch.py)."""
-    db_url = f"sqlite:///{out / 'gradebook.db'}"
-    out.mkdir(parents=True, exist_ok=True)
-    gradebook.prepare(db_url, course)
-    grading_folder.prepare(out, course, db_url)
-    store = ResultStore(out / "results")
-    grading_folder.keep(out, result)
-    gradebook.record(db_url, result, store.load(result.student_id))
-    store.save(result)
+def containment_report(result: SubmissionResult) -> str:
+    """What the instructor reads in the run's output (Gradescope shows it to instructors only) about how the
+    student's code was contained: loud where the references were within its reach."""
+    if result.status == "empty":
+        return "containment: nothing of the student's ran (no notebook)"
+    if result.containment == NAMESPACES:
+        return "containment: namespaces (the student's code saw only its own folder, Python and MNIST)"
+    if result.containment == NONE:
+        return "\n".join([WARNING, "WARNING: the student's code ran WITHOUT containment, as the grader itself: it "
+                           "could read the reference solutions and the hidden tests. Run the autograder as root "
+                           "(Gradescope does) so that kernels run as a user id of their own.", WARNING])
+    return (f"containment: {result.containment}: the references and hidden tests were readable by root only; the "
+            "student's code could reach the network and see other processes (no namespaces)")

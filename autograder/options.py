@@ -36,6 +36,9 @@ class Limits:
     time_limit: int | None = None  # seconds per submission, all notebooks together
     memory_limit_mb: int = 6144  # address space for data (RLIMIT_DATA) of a submission's processes; 0: none
     sandbox: bool = True  # run kernels in the sandbox where it is available (isolation/sandbox.py)
+    # False: as a user id of their own without namespaces even where the machine allows them (what a container
+    # that refuses namespaces gets: a Gradescope run); for trying that mode
+    namespaces: bool = True
 
     def resolved_device(self) -> str:
         if self.device == "auto":

@@ -15,22 +15,20 @@ from __future__ import annotations
 import ast
 import filecmp
 import importlib
-import io
 import re
 import shutil
 import tempfile
 import textwrap
-import zipfile
 from pathlib import Path
 
 import jupytext
 import nbformat
 
-from .course import ASSIGNMENT, ROOT, copy_course, generate_assignment, release_dir, source_dir
+from .course import (ASSIGNMENT, ROOT, copy_course, course_files, generate_assignment, release_dir,
+                     reproducible_zip, source_dir)
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 DEF = re.compile(r"^(\s*)def (\w+)\(")
-ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # every file of ps3.zip gets this time: equal files, equal bytes
 
 
 def reference_body(module_name: str, function: str) -> str:
@@ -138,16 +136,10 @@ def bundle_path(root: Path = ROOT) -> Path:
 
 
 def bundle(folder: Path) -> bytes:
-    """``folder`` as a zip whose files sit under ``ps3/``: sorted, one fixed time, no owners, so the same files
-    always give the same bytes (the drift check compares them)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            info = zipfile.ZipInfo(f"{ASSIGNMENT}/{path.relative_to(folder).as_posix()}", date_time=ZIP_TIME)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_STORED  # stored: the bytes do not depend on the zlib in use
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
+    """``folder`` as a zip whose files sit under ``ps3/``, with reproducible bytes (the drift check compares
+    them)."""
+    return reproducible_zip([(f"{ASSIGNMENT}/{path.relative_to(folder).as_posix()}", path.read_bytes(), 0o644)
+                             for path in course_files(folder)])
 
 
 def release(root: Path = ROOT, check: bool = False) -> list[str]:

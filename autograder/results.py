@@ -60,7 +60,8 @@ class SubmissionResult:
     digest: str = ""
     device: str = ""
     review: list[str] = field(default_factory=list)  # why a person should look at this submission (empty: no need)
-    contained: bool = True  # the kernels ran in the sandbox (False where it is unavailable: see the README)
+    contained: bool = True  # the references were out of the kernels' reach (False where not: see the README)
+    containment: str = ""  # how: "namespaces", "user id" (file permissions only) or "none" (isolation/containment.py)
     graded_on: str = ""  # the machine (and Dask worker) that graded it
     # The notebooks a TA opens in formgrader ("submitted/<name>.ipynb", "autograded/<name>.ipynb" -> notebook JSON),
     # carried from the grading process (or a Dask worker) to the batch, which writes them into the grading folder.

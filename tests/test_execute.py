@@ -1,4 +1,8 @@
-"""The resilient Execute step's options travel as nbgrader's own command-line options, like its ``timeout``."""
+"""The resilient Execute step: its options travel as nbgrader's own command-line options, like its ``timeout``;
+what it takes back from a contained kernel before nbgrader writes there."""
+
+import os
+import shutil
 
 from nbgrader.apps import AutogradeApp
 
@@ -16,3 +20,37 @@ def test_the_limits_reach_the_step_as_nbgrader_arguments():
 def test_without_arguments_the_course_configuration_decides():
     step = ResilientExecute()
     assert step.deadline == 0.0 and step.output_limit == execute.CELL_OUTPUT_LIMIT
+
+
+def test_what_to_take_back_reaches_the_step_as_nbgrader_arguments():
+    app = AutogradeApp()
+    app.parse_command_line(execute.arguments(7, 0.0, kernel_uid=200123, kernel_folders=["/a/work", "/b/rt"],
+                                             kernel_workdir="/b/rt/autograded/s/ps3"))
+    step = ResilientExecute(config=app.config)
+    assert (step.kernel_uid, step.kernel_folders, step.kernel_workdir) == \
+        (200123, ["/a/work", "/b/rt"], "/b/rt/autograded/s/ps3")
+
+
+def test_take_back_removes_what_a_kernel_planted_for_roots_writes(tmp_path):
+    """A kernel's user id may leave symlinks where root writes next (the executed notebook), or swap a folder on
+    the way to its working folder for one: taken back, the folders are real and nothing points out of them."""
+    runtime, outside = tmp_path / "runtime", tmp_path / "outside"
+    workdir = runtime / "autograded" / "student" / "ps3"
+    workdir.mkdir(parents=True)
+    outside.mkdir()
+    (workdir / "problem7.ipynb").symlink_to(outside / "owned.txt")  # nbgrader would write through it
+    (workdir / "answers.json").write_text("{}")
+    (workdir / "sub").mkdir()
+    (workdir / "sub" / "link").symlink_to(outside, target_is_directory=True)
+    os.chown(workdir / "answers.json", 4242, 4242)
+    execute.take_back(runtime, workdir)
+    for planted in (workdir / "problem7.ipynb", workdir / "sub" / "link"):  # empty files now, owned by root
+        assert not planted.is_symlink() and planted.is_file() and planted.stat().st_size == 0, planted
+    assert (workdir / "answers.json").stat().st_uid == 0
+    (workdir / "problem7.ipynb").write_text("executed")
+    assert list(outside.iterdir()) == []
+    # A folder on the way replaced by a symlink (to a folder root must not write into) becomes a real one again.
+    shutil.rmtree(runtime / "autograded")
+    (runtime / "autograded").symlink_to(outside, target_is_directory=True)
+    execute.take_back(runtime, workdir)
+    assert not (runtime / "autograded").is_symlink() and workdir.is_dir() and list(outside.iterdir()) == []

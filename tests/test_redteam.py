@@ -18,7 +18,7 @@ from autograder.isolation import sandbox
 from autograder.batch import grade_batch
 from autograder.course import ASSIGNMENT, ROOT, open_gradebook
 from autograder.testing.examples import EXAMPLES
-from autograder.testing.redteam import ATTACKS, SCRIPT, SECOND_COPY, build
+from autograder.testing.redteam import ATTACKS, SCRIPT, SECOND_COPY, SYMLINK_TARGET, build
 from helpers import FAST_LIMITS, fast, ps3_folders
 
 pytestmark = [pytest.mark.slow,
@@ -95,6 +95,7 @@ def test_honest_student_and_shared_files_are_untouched(graded):
     assert not (out / "results" / "canary.txt").exists()
     for name in ("/tmp/left-behind.txt", "/var/tmp/left-behind.txt", "/dev/shm/left-behind.txt"):
         assert not shutil.os.path.exists(name), f"a submission wrote {name} on the grading machine"
+    assert not shutil.os.path.lexists(SYMLINK_TARGET), "root wrote through a symlink a kernel planted"
 
 
 def test_gradebook_holds_exactly_the_clean_grades(graded):

@@ -11,7 +11,8 @@ from autograder.submission.request import GradedCells, GradingRequest, RequestEr
 def _request(**changes) -> GradingRequest:
     fields = dict(course="/c", scratch="/s", runtime="/tmp/ps3-rt-x", student="s1",
                   notebooks={"problem7": "/n/problem7.ipynb"}, seed=7,
-                  device="cpu", threads=1, cell_timeout=60, deadline=1767225600.5, sandbox=True, hide=["/out"])
+                  device="cpu", threads=1, cell_timeout=60, deadline=1767225600.5, sandbox=True, namespaces=True,
+                  hide=["/out"])
     return GradingRequest(**{**fields, **changes})
 
 
@@ -30,7 +31,7 @@ def test_a_request_with_missing_or_unknown_fields_is_refused(tmp_path, change):
 
 
 def test_the_answer_brings_back_typed_cells(tmp_path):
-    answer = GradedCells([CellResult("problem7", "p7_gradient_tests", 1.0, 1.0, "", 1.0)], ["a note"], [], True,
+    answer = GradedCells([CellResult("problem7", "p7_gradient_tests", 1.0, 1.0, "", 1.0)], ["a note"], [], "namespaces",
                          {"autograded/problem7.ipynb": "{}"})
     again = GradedCells.read(answer.write(tmp_path / "cells.json"))
     assert again == answer and isinstance(again.cells[0], CellResult)

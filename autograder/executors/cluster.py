@@ -30,7 +30,7 @@ from typing import Iterable, Iterator
 
 from ..course import ASSIGNMENT, CourseBundle, generated_course
 from ..ingest import Submission
-from ..isolation.preflight import DeviceError, check_device
+from ..isolation.preflight import PreflightError, check_device
 from ..options import BatchOptions, Limits, available_cores
 from ..results import UNFINISHED, SubmissionResult, blank_cells
 from ..submission.process import grade_submission
@@ -113,7 +113,7 @@ def worker_device_problem(limits: Limits) -> str:
 
     try:
         check_device(limits, _hidden_on_worker(get_worker()))
-    except DeviceError as exc:
+    except PreflightError as exc:
         return str(exc)
     return ""
 

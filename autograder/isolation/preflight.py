@@ -8,6 +8,10 @@ if graded. So a batch that will train on CUDA is refused first, nothing graded, 
   kernel runs as a user id of its own, without groups), a memory limit CUDA's start-up exceeds, a driver the
   kernel cannot reach.
 CPU batches need no probe: the tests grade on the CPU in the same sandbox.
+
+Where the kernels will run as a user id of their own without namespaces (containment.USER_ID), nothing is shown
+to them by a mount: Python and MNIST must be readable by every user, or every kernel fails problem 5. That is
+checked first, from the file modes (no probe needed).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from mnist_lab.data import default_root as default_mnist_dir
+
 from ..options import Limits
-from .containment import contain
+from .containment import USER_ID, contain, containment_kind, unreadable_for_kernels
 from .processes import supervised
 
 PROBE_TIMEOUT = 180  # seconds: importing torch and creating a CUDA context on a busy machine
@@ -49,8 +55,16 @@ print(json.dumps(report))
 """
 
 
-class DeviceError(RuntimeError):
-    """The batch asks for a device its kernels cannot use: nothing was graded."""
+class PreflightError(RuntimeError):
+    """The kernels could not grade as asked: nothing was graded."""
+
+
+class DeviceError(PreflightError):
+    """The batch asks for a device its kernels cannot use."""
+
+
+class AccessError(PreflightError):
+    """Kernels running as a user id of their own could not read Python or MNIST."""
 
 
 @dataclass
@@ -72,7 +86,7 @@ def probe_kernel(device: str, limits: Limits, hide: Iterable[str] = ()) -> Kerne
         workdir, runtime = Path(folder) / "work", Path(folder) / "runtime"
         workdir.mkdir()
         runtime.mkdir()
-        containment = contain(workdir, runtime, hide, limits.sandbox, Path(folder))
+        containment = contain(workdir, runtime, hide, limits.sandbox, Path(folder), limits.namespaces)
         command = [sys.executable, "-c", PROBE, device]
         if containment:
             command = containment.command(command)
@@ -109,10 +123,25 @@ def _closed_device_files() -> list[str]:
     return closed
 
 
+def check_kernel_access(limits: Limits) -> None:
+    """AccessError (with the fix) where kernels without namespaces could not read Python or MNIST."""
+    if containment_kind(limits.sandbox, limits.namespaces) != USER_ID:
+        return
+    needed = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}) + [str(default_mnist_dir())]
+    closed = unreadable_for_kernels(needed)
+    if closed:
+        raise AccessError("the kernels run as a user id of their own without namespaces (refused here, or "
+                          "--no-namespaces), "
+                          f"and cannot read: {'; '.join(closed)}. Install Python and put MNIST (MNIST_DIR) where "
+                          "every user may read them (the Gradescope setup.sh uses /opt/ps3)")
+
+
 def check_device(limits: Limits, hide: Iterable[str] = ()) -> str:
-    """The device the batch trains on, once a kernel has shown it can; DeviceError (with the fix) if not."""
+    """The device the batch trains on, once a kernel has shown it can; PreflightError (with the fix) if not:
+    kernels that cannot read what they need (check_kernel_access), or a device they cannot use (DeviceError)."""
     import torch
 
+    check_kernel_access(limits)
     device = limits.resolved_device()
     if device != "cuda":
         return device

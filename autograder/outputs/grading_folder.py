@@ -12,7 +12,8 @@ from pathlib import Path
 from traitlets.config.loader import PyFileConfigLoader
 
 from ..course import ASSIGNMENT, NOT_COURSE_FILES, source_dir
-from ..results import SubmissionResult
+from ..results import ResultStore, SubmissionResult
+from . import gradebook
 
 CONFIG = "nbgrader_config.py"
 COURSE_ID = "smdl-ps3"
@@ -43,6 +44,22 @@ def prepare(out: Path, course: Path, db_url: str) -> None:
     _write(out / CONFIG, _CONFIG_TEXT.format(course_id=COURSE_ID, root=str(out), db_url=db_url))
     shutil.copytree(source_dir(course), source_dir(out), dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
+
+
+def open_folder(out: Path, course: Path, db_url: str) -> None:
+    """A grading folder ready for results: the gradebook (with the assignment) and the course files."""
+    gradebook.prepare(db_url, course)
+    prepare(out, course, db_url)
+
+
+def file_result(out: Path, db_url: str, store: ResultStore, result: SubmissionResult,
+                previous: SubmissionResult | None = None) -> None:
+    """One finished result into the folder, in the order that makes it exactly once (batch.py): the notebooks
+    formgrader shows (before the grades point to them), the gradebook (keeping a person's grades: ``previous``
+    decides whether they still apply), then the saved result."""
+    keep(out, result)
+    gradebook.record(db_url, result, previous)
+    store.save(result)
 
 
 def db_url(out: Path) -> str:

@@ -81,7 +81,10 @@ def gradescope_results(result: SubmissionResult) -> dict:
     if result.pending_points:
         notes.append(f"{result.pending_points:g} points of written answers are graded by hand")
     return {"score": result.total_points, "execution_time": round(result.seconds, 1),
-            "output": "\n".join(notes), "output_format": "text", "test_output_format": "text", "tests": tests}
+            "output": "\n".join(notes), "output_format": "text", "test_output_format": "text", "tests": tests,
+            # for the instructor (students see neither): how the student's code was contained, and the run's output
+            "extra_data": {"contained": result.contained, "containment": result.containment},
+            "stdout_visibility": "hidden"}
 
 
 def feedback_html(result: SubmissionResult) -> str:

@@ -14,7 +14,7 @@ from mnist_lab.handin import HANDIN_DIR_ENV, SEED_ENV
 
 from ..course import NOTEBOOKS, release_dir
 from ..isolation import sandbox
-from ..isolation.containment import contain
+from ..isolation.containment import NONE, USER_ID, contain
 from ..judge.verdicts import judge_all
 from . import execute
 from .formgrader_copies import for_formgrader, set_answer_digests
@@ -27,6 +27,8 @@ ANSWER = "cells.json"
 TAMPERED = "test or locked cells were changed, deleted or duplicated (restored before grading)"
 UNCONTAINED = ("the kernels ran without containment (it needs root, bubblewrap and user namespaces; "
                "see the README)")
+USER_ID_ONLY = ("the kernels ran as a user id of their own, without namespaces (refused here, or --no-namespaces): "
+                "the references were out of their reach, the network and the machine's other processes were not")
 
 
 def grade(request: GradingRequest) -> GradedCells:
@@ -37,13 +39,25 @@ def grade(request: GradingRequest) -> GradedCells:
     repaired, notes, tampered = sanitize_all(notebooks, release_dir(course.path), scratch.parent / "sanitized")
     course.submit(request.student, repaired)
 
+    runtime = Path(request.runtime)
+    containment = contain(course.autograded(request.student), runtime, request.hide, request.sandbox,
+                          scratch.parent, request.namespaces)
+    if containment is not None and containment.kind == USER_ID:
+        # No mount namespace shows the kernel its folder: the folder must be one its user id can reach, away
+        # from the course copy's own (hidden tests, gradebook), which only root may read.
+        course.place_autograded(runtime / "autograded")
+        containment = contain(course.autograded(request.student), runtime, request.hide, request.sandbox,
+                              scratch.parent, request.namespaces)
     workdir = course.autograded(request.student)
     handin = workdir / ".handin"
-    containment = contain(workdir, Path(request.runtime), request.hide, request.sandbox, scratch.parent)
-    args, env = _kernel_settings(request, handin, containment, scratch.parent / "jupyter")
+    args, env = _kernel_settings(request, workdir, containment, scratch.parent / "jupyter")
     course.autograde(request.student, args, env)
+    if containment is not None:
+        sandbox.end_user(containment.uid)  # nothing of the student's runs while the grader judges (root)
     if containment is None and request.sandbox:
         notes.append(UNCONTAINED)
+    elif containment is not None and containment.kind == USER_ID:
+        notes.append(USER_ID_ONLY)
 
     kernel = {}
     for name in NOTEBOOKS:
@@ -51,13 +65,17 @@ def grade(request: GradingRequest) -> GradedCells:
     cells, review = score(course.grades(request.student), judge_all(handin, request.seed), kernel)
     set_answer_digests(cells, repaired)
     kept = for_formgrader(repaired, workdir, cells, notes)
-    return GradedCells(cells, notes, ([TAMPERED] if tampered else []) + review, containment is not None, kept)
+    return GradedCells(cells, notes, ([TAMPERED] if tampered else []) + review,
+                       containment.kind if containment else NONE, kept)
 
 
-def _kernel_settings(request: GradingRequest, handin: Path, containment, jupyter: Path) -> tuple[list, dict]:
+def _kernel_settings(request: GradingRequest, workdir: Path, containment, jupyter: Path) -> tuple[list, dict]:
     """nbgrader's arguments and the environment its kernels start with."""
     args = execute.arguments(request.cell_timeout, request.deadline)
-    env = {HANDIN_DIR_ENV: str(handin), SEED_ENV: str(request.seed),
+    if containment is not None:  # what a kernel left is ended, and its folders taken back, before nbgrader writes
+        args = execute.arguments(request.cell_timeout, request.deadline, containment.uid, containment.writable,
+                                 str(workdir))
+    env = {HANDIN_DIR_ENV: str(workdir / ".handin"), SEED_ENV: str(request.seed),
            "MNIST_LAB_DEVICE": request.device, "MNIST_LAB_THREADS": str(request.threads)}
     if containment is not None:
         sandbox.write_kernel_spec(jupyter, containment.policy_path)

@@ -22,7 +22,7 @@ from typing import Iterable
 from ..course import NOTEBOOKS, tool_environment
 from ..ingest import Submission
 from ..isolation import sandbox
-from ..isolation.containment import new_runtime
+from ..isolation.containment import NONE, new_runtime
 from ..isolation.processes import kill_tree, supervised
 from ..options import Limits
 from ..results import UNFINISHED, SubmissionResult, blank_cells, safe_name
@@ -98,6 +98,7 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
         notebooks={name: str(path) for name, path in submission.notebooks.items()},
         seed=int(submission.digest[:8] or "0", 16), device=device, threads=threads,
         cell_timeout=limits.cell_seconds(device), deadline=time.time() + time_limit, sandbox=limits.sandbox,
+        namespaces=limits.namespaces,
         hide=[str(scratch.parent.parent), *map(str, hide)]).write(scratch / "request.json")  # + the batch folder
     log = scratch / "grading.log"
     with open(log, "w") as output:
@@ -125,7 +126,8 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
     answer = scratch / ANSWER
     if answer.is_file():
         graded = GradedCells.read(answer)
-        result.cells, result.review, result.contained = graded.cells, graded.review, graded.contained
+        result.cells, result.review, result.containment = graded.cells, graded.review, graded.containment
+        result.contained = graded.containment != NONE
         result.notebooks = graded.notebooks
         result.notes.extend(graded.notes)
     elif result.status != "error":

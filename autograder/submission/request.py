@@ -38,6 +38,7 @@ class GradingRequest:
     cell_timeout: int  # seconds per cell
     deadline: float  # seconds since the epoch by which every notebook of the submission must be done
     sandbox: bool  # contain the kernels where the sandbox is available
+    namespaces: bool  # with namespaces where the machine allows them (False: as a user id of their own only)
     hide: list[str] = field(default_factory=list)  # more folders the kernels must not see (output, submissions)
 
     def write(self, path: Path) -> Path:
@@ -56,7 +57,7 @@ class GradedCells:
     cells: list[CellResult]
     notes: list[str]
     review: list[str]
-    contained: bool
+    containment: str  # how the kernels ran: isolation.containment's NAMESPACES, USER_ID or NONE
     notebooks: dict[str, str]  # the copies a TA opens in formgrader (formgrader_copies.py)
 
     def write(self, path: Path) -> Path:

@@ -30,6 +30,7 @@ class ScratchCourse:
     def __init__(self, path: Path):
         self.path = Path(path).resolve()
         self.db_url = f"sqlite:///{self.path / 'gradebook.db'}"
+        self.autograded_root = self.path / "autograded"
 
     @classmethod
     def copy_of(cls, course: Path, path: Path) -> "ScratchCourse":
@@ -48,7 +49,14 @@ class ScratchCourse:
 
     def autograded(self, student: str) -> Path:
         """Where nbgrader writes the student's executed notebooks (and the kernels work)."""
-        return self.path / "autograded" / student / ASSIGNMENT
+        return self.autograded_root / student / ASSIGNMENT
+
+    def place_autograded(self, folder: Path) -> None:
+        """Have nbgrader write the executed notebooks (and run the kernels) in ``folder``, outside the course copy
+        (its ``autograded`` folder becomes a symlink to it)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (self.path / "autograded").symlink_to(folder, target_is_directory=True)
+        self.autograded_root = Path(folder).resolve()
 
     def autograde(self, student: str, args=(), env: dict | None = None) -> None:
         # nbgrader dies with the grading process, and its kernels (bwrap's --die-with-parent) with it.

@@ -83,6 +83,24 @@ _REWRITER = ("import os, threading, subprocess, sys\n"
              "         '            except OSError: pass\\n')\n"
              "threading.Thread(target=exec, args=(_LOOP, {}), daemon=True).start()\n"
              "subprocess.Popen([sys.executable, '-c', _LOOP], start_new_session=True)")
+# Where root writes once the kernel has ended (the executed notebook, in the kernel's own folder), a symlink
+# planted by the kernel would send that write anywhere on the grading machine: tests/test_redteam.py checks this
+# file never appears.
+SYMLINK_TARGET = "/tmp/ps3-written-through-a-symlink.ipynb"
+_SYMLINKS = ("import os\n"
+             "for _name in ('problem5.ipynb', 'problem6.ipynb', 'problem7.ipynb'):\n"
+             "    if os.path.lexists(_name):\n"
+             "        os.remove(_name)\n"
+             f"    os.symlink({SYMLINK_TARGET!r}, _name)")
+# Where a Gradescope container keeps the autograder (/autograder/source: references, hidden tests, grader), and
+# where the tests unpack it (they name it in PS3_AUTOGRADER_ROOT).
+_AUTOGRADER_ROOTS = "_roots = [r for r in ('/autograder', os.environ.get('PS3_AUTOGRADER_ROOT')) if r]\n"
+
+# Lists the notebooks with hidden tests it can read under _roots, and what it found.
+_HIDDEN_TESTS = ("\n_hidden = [p for r in _roots for p in glob.glob(r + '/**/problem6.ipynb', recursive=True)\n"
+                 "           if os.access(p, os.R_OK) and 'BEGIN HIDDEN TESTS' in open(p).read()]\n"
+                 "print('found:', _path, _hidden)")
+
 # Records every process it can see whose command line is the grader's, another student's or a server's.
 _PROCESSES = ("import os\n_found = []\n"
               "for _pid in filter(str.isdigit, os.listdir('/proc')):\n"
@@ -167,6 +185,12 @@ ATTACKS = {
     "second_copy": Attack("problem6", "delta_output copied from a second copy of solutions/ on the machine",
                           4.5, "missing the factor sigma'(z3[o])", (STOLEN_DELTA,),
                           _FIND + f"_path, _s = _find('problem6.py', {ELSEWHERE!r}), None\n" + _LOAD),
+    "read_autograder": Attack("problem6", "delta_output copied from the references of a Gradescope autograder "
+                              "(/autograder/source) if they can be read", 4.5, "missing the factor sigma'(z3[o])",
+                              (STOLEN_DELTA,), _FIND + _AUTOGRADER_ROOTS + "_path, _s = _find('problem6.py', "
+                              "_roots), None\n" + _LOAD + _HIDDEN_TESTS),
+    "symlink_for_root": Attack("problem7", "correct answers; its notebook files replaced by symlinks to a file "
+                               "outside the kernel's folder, for root to write through", 3.0, "", prelude=_SYMLINKS),
     "html_in_symbol": Attack("problem6", "delta_output multiplied by a symbol named </pre><script>...", 4.5,
                              "uses symbols the problem does not define",
                              (Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
