@@ -36,7 +36,7 @@ class CellResult:
     answer_digest: str = ""  # a written answer: sha256 of its text, to tell whether a hand grade still applies
     comment: str = ""  # a person's comment (a TA's, from the gradebook)
     # For the class report (outputs/class_report.py), from the verdict: the named mistake of a failure
-    # (judge/mistakes.py; "" for none), the message without the submission's own text, and problem 5's trained
+    # (mistakes.py; "" for none), the message without the submission's own text, and problem 5's trained
     # networks as the grader measured them ({condition, n_examples, epochs, accuracy} each).
     mistake: str = ""
     scrubbed: str = ""

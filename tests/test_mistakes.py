@@ -1,4 +1,4 @@
-"""The grader's named mistakes (judge/mistakes.py): every failure a check raises names one of the table's keys, the
+"""The grader's named mistakes (mistakes.py): every failure a check raises names one of the table's keys, the
 report-safe message leaves out what the submission wrote, and problem 5's judge keeps the accuracies it measured."""
 
 import ast
@@ -8,7 +8,7 @@ import sympy as sp
 import torch
 
 from autograder.judge.checks import problem6, problem7
-from autograder.judge.mistakes import MISTAKES, OTHER, QUOTE, Quoted, failure, title
+from autograder.mistakes import MISTAKES, OTHER, QUOTE, Quoted, failure, title
 from mnist_lab.notation import dC_da3, delta2, relu_z, sigma_prime, z1
 from solutions import problem6 as reference6
 from solutions import problem7 as reference7

@@ -25,7 +25,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from . import timer
-from .mistakes import Quoted, failure
+from ..mistakes import Quoted, failure
 
 SIGN_RANGE = (0.2, 2.0)  # away from the ReLU kink at 0
 VALUE_RANGE = (-2.0, 2.0)
@@ -41,7 +41,7 @@ class Comparison:
     correct: bool
     message: str
     region: dict = field(default_factory=dict)
-    mistake: str | None = None  # the named mistake (judge/mistakes.py): a known wrong answer's key, or what failed
+    mistake: str | None = None  # the named mistake (mistakes.py): a known wrong answer's key, or what failed
     scrubbed: str = ""  # the message without the submission's own text (for a class report)
 
     def __bool__(self) -> bool:

@@ -18,7 +18,7 @@ from ..cells import BY_ID, JUDGED, PART_A
 from . import timer
 from .checks import augmentation, problem5 as p5, problem6 as p6, problem7 as p7
 from .decode import HandinError, read_record
-from .mistakes import OTHER, Quoted, failure
+from ..mistakes import OTHER, Quoted, failure
 from .sympy_text import SympyTextError, parse_srepr
 
 VERDICT_SECONDS = 120  # per cell; the slowest (three networks on the test set) takes a few seconds
@@ -31,7 +31,7 @@ class CellVerdict:
     passed: bool
     message: str = ""  # why it failed (what the student reads)
     recorded: bool = True  # False: the kernel never recorded this cell's answers (it did not run, or was stopped)
-    mistake: str = ""  # the named mistake (judge/mistakes.py) of a failure; OTHER where the check named none
+    mistake: str = ""  # the named mistake (mistakes.py) of a failure; OTHER where the check named none
     scrubbed: str = ""  # the message without the submission's own text (what a class report may show)
     # Problem 5: the test accuracy the grader measured for each trained network it judged (condition, n_examples,
     # epochs, accuracy), whatever the verdict; never the kernel's own report.

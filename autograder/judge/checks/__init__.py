@@ -1,8 +1,8 @@
 """Checks of the recorded answers, one module per problem; each raises AssertionError with a message meant for the
 student. The grader calls them (judge/verdicts.py) in its own process, never the student's kernel. Each failure
-is a named mistake (judge/mistakes.py): ``raise failure(key, ...)`` with the submission's own text ``Quoted``."""
+is a named mistake (mistakes.py): ``raise failure(key, ...)`` with the submission's own text ``Quoted``."""
 
-from autograder.judge.mistakes import Failure, failure
+from autograder.mistakes import Failure, failure
 
 
 def called(function, *args):

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.judge.decode import decode_array
-from autograder.judge.mistakes import Quoted, failure
+from autograder.mistakes import Quoted, failure
 from mnist_lab.handin import AUGMENT_DRAWS, AUGMENT_IMAGES, augmentation_images
 
 SIDE, CROP = 28, 24

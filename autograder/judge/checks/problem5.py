@@ -24,7 +24,7 @@ from typing import Iterator
 import torch
 
 from autograder.judge.decode import decode_array
-from autograder.judge.mistakes import Quoted, failure
+from autograder.mistakes import Quoted, failure
 from mnist_lab import evaluate
 from mnist_lab.experiment import REFERENCE_EPOCHS
 from mnist_lab.handin import ACCURACY_FLOOR, EPOCHS_CALLS

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from autograder.judge.checks import called, require_correct
 from autograder.judge.decode import decode_array
-from autograder.judge.mistakes import Quoted, failure
+from autograder.mistakes import Quoted, failure
 from autograder.judge.symbolic import Mistake, Sampler, check_expression
 from mnist_lab.handin import BACKWARD_SHAPES, random_network
 from mnist_lab.notation import (M, N_CONV, N_OUT, N_POOL, PROBLEM6, W, a0, a2, dC_da3, delta1, delta2, delta3, K,

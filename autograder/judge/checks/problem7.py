@@ -6,7 +6,7 @@ import torch
 
 from autograder.judge.checks import called, require_correct
 from autograder.judge.decode import decode_array
-from autograder.judge.mistakes import Quoted, failure
+from autograder.mistakes import Quoted, failure
 from autograder.judge.symbolic import Mistake, Sampler, check_expression
 from mnist_lab.handin import ACTIVATION_ALPHAS, activation_points, activation_reference, stability_points
 from mnist_lab.notation import PROBLEM7, dC_da4, relu_w, relu_z

@@ -1,5 +1,5 @@
 """The grader's named mistakes: a stable key for every way a check fails, and a message that can be shown without
-anything the submission wrote.
+anything the submission wrote (in the lowest layer: the judge raises them, the class report reads them).
 
 A check fails by raising ``failure(key, *pieces)``: the message the student reads is the pieces joined; pieces
 wrapped in ``Quoted`` are text the submission produced (an error message, a value, a symbol's name) and are
