@@ -95,6 +95,13 @@ def failure(mistake: str, *pieces: str) -> Failure:
     return Failure(mistake, message, scrubbed)
 
 
+def raised(saying: str, error) -> Failure:
+    """The answer failed with the recorded ``error`` ("ErrorName: text", as the hand-in records it), quoted after
+    ``saying``: a function left as ``raise NotImplementedError()`` is not implemented, anything else raises."""
+    mistake = "not_implemented" if str(error).startswith("NotImplementedError") else "answer_raised"
+    return failure(mistake, saying, Quoted(error))
+
+
 def title(mistake: str) -> str:
     """How the report names a mistake key (OTHER and unknown keys: what they are)."""
     if mistake == OTHER:

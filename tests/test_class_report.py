@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder import cli
-from autograder.cells import CELLS, JUDGED
+from autograder.cells import CELLS
 from autograder.mistakes import OTHER, QUOTE
 from autograder.outputs.class_report import FOLDER, NOT_SCORED, PAGE, summarise, write_report
 from autograder.results import ResultStore, SubmissionResult
@@ -175,8 +175,8 @@ def test_the_report_of_the_graded_examples(examples):
     assert mistakes[("p7_stability_tests", "stopped")] == 1  # infinite_loop
     assert all(cell["failed"] <= 9 for cell in summary["mistakes"])
     examples_text = {g["example"] for cell in summary["mistakes"] for g in cell["groups"]}
-    assert "delta_conv(0, 0): missing the factor sigma'(z1[x, y]) of the convolutional layer's activation" \
-        in examples_text
+    assert any(e.startswith("delta_conv(") and "missing the factor sigma'(z1[x, y])" in e for e in examples_text)
+    assert "leaky_relu(x, alpha=0.01) failed: …" in examples_text  # memory_hog's MemoryError, scrubbed
 
     # the pooled runs: the grader's measurements, seven submissions trained (crop_only: plain only)
     anonymous = {run["submission"] for run in summary["experiment"]["runs"]}

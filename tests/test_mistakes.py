@@ -129,3 +129,16 @@ def test_the_judge_keeps_the_accuracy_it_measured(collect_and_judge):
         with measuring() as inner:
             pass
     assert outer == [] and inner == []
+
+
+def test_a_function_left_unimplemented_is_not_implemented_whatever_the_cell():
+    from autograder.judge.checks import problem7 as checks7
+    from autograder.mistakes import raised
+
+    assert raised("elu(x, alpha=1.0) failed: ", "NotImplementedError: ").mistake == "not_implemented"
+    exc = raised("leaky_relu(x, alpha=0.01) failed: ", "MemoryError: <i>x</i>")
+    assert exc.mistake == "answer_raised" and exc.scrubbed == f"leaky_relu(x, alpha=0.01) failed: {QUOTE}"
+    try:
+        checks7.check_gradient_is_stable({"error": "NotImplementedError: "}, 0)
+    except AssertionError as failed:
+        assert failed.mistake == "not_implemented" and str(failed) == "gradient_is_stable failed: NotImplementedError: "

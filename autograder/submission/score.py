@@ -76,7 +76,8 @@ def score(grades: list[CellGrade], verdicts: dict[str, CellVerdict], kernel: dic
         message, mistake, scrubbed = verdict.message, verdict.mistake, verdict.scrubbed
         if not verdict.recorded and is_stop(kernel_message):
             message, mistake = kernel_message, "stopped"
-            scrubbed = message if STOP_WORDING.fullmatch(message) else f"{STOPPED}: …"
+            stop = next(reason for reason in STOP_REASONS if message.startswith(reason))
+            scrubbed = message if STOP_WORDING.fullmatch(message) else f"{stop}: …"
         elif not verdict.recorded and kernel_message:
             error_name = kernel_message.split(":")[0]  # only the exception's class name: student text stays out
             if error_name.isidentifier() and len(error_name) <= 40:

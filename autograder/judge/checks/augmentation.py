@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.judge.decode import decode_array
-from autograder.mistakes import Quoted, failure
+from autograder.mistakes import failure, raised
 from mnist_lab.handin import AUGMENT_DRAWS, AUGMENT_IMAGES, augmentation_images
 
 SIDE, CROP = 28, 24
@@ -140,7 +140,7 @@ def check_augmentation(recorded: dict, seed: int):
 
 def _judge(recorded: dict, seed: int):
     if "error" in recorded:
-        raise failure("answer_raised", "make_augmentation failed: ", Quoted(recorded["error"]))
+        raise raised("make_augmentation failed: ", recorded["error"])
     outputs = torch.from_numpy(decode_array(recorded.get("outputs"))).float()
     if tuple(outputs.shape[2:]) != (1, CROP, CROP):
         raise failure("augmentation_size", f"the augmentation must give 24x24 images, got {tuple(outputs.shape[2:])}")

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from autograder.judge.checks import called, require_correct
 from autograder.judge.decode import decode_array
-from autograder.mistakes import Quoted, failure
+from autograder.mistakes import failure, raised
 from autograder.judge.symbolic import Mistake, Sampler, check_expression
 from mnist_lab.handin import BACKWARD_SHAPES, random_network
 from mnist_lab.notation import (M, N_CONV, N_OUT, N_POOL, PROBLEM6, W, a0, a2, dC_da3, delta1, delta2, delta3, K,
@@ -116,7 +116,7 @@ def check_conv_net_backward(recorded: dict, seed: int):
         raise failure("not_recorded", "no gradients were recorded")
     for i, ((n, k, n_out), got) in enumerate(zip(BACKWARD_SHAPES, results)):
         if "error" in got:
-            raise failure("answer_raised", f"conv_net_backward failed on a {n}x{n} input: ", Quoted(got["error"]))
+            raise raised(f"conv_net_backward failed on a {n}x{n} input: ", got["error"])
         want = torch_gradients(**random_network(seed + i, n, k, n_out))
         for name, expected in want.items():
             if name not in got:
