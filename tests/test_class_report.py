@@ -178,12 +178,21 @@ def test_the_report_of_the_graded_examples(examples):
     assert any(e.startswith("delta_conv(") and "missing the factor sigma'(z1[x, y])" in e for e in examples_text)
     assert "leaky_relu(x, alpha=0.01) failed: …" in examples_text  # memory_hog's MemoryError, scrubbed
 
-    # the pooled runs: the grader's measurements, seven submissions trained (crop_only: plain only)
-    anonymous = {run["submission"] for run in summary["experiment"]["runs"]}
-    assert len(anonymous) == summary["experiment"]["submissions"] == 7
+    # the pooled runs: the grader's measurements. Every submission whose problem 5 passed contributes its six;
+    # crop_only the plain three (its augmentation fails 5c's rules first); untouched and invalid_json nothing.
+    # (Under load a cell can run out of time: the counts follow the results, not a fixed number.)
     assert sorted(r[1:] for r in reported_runs(summary)) == sorted(r[1:] for r in expected_runs(results))
-    assert len(summary["experiment"]["runs"]) == 6 * 6 + 3
-    assert summary["experiment"]["without_runs"] == 2 and summary["experiment"]["some_runs"] == 1
+    by_student = {r.student_id: r.clean_runs for r in results}
+    for r in results:
+        if all(c.points == c.max_points for c in r.cells if c.grade_id in ("p5a_tests", "p5b_tests", "p5c_tests")):
+            assert len(by_student[r.student_id]) == 6, r.student_id
+    assert sorted((run["condition"], run["n_examples"]) for run in by_student["crop_only"]) == \
+        [("plain", 10000), ("plain", 20000), ("plain", 30000)]
+    assert by_student["untouched"] == by_student["invalid_json"] == []
+    trained = [runs for runs in by_student.values() if runs]
+    assert summary["experiment"]["submissions"] == len(trained) >= 5
+    assert summary["experiment"]["without_runs"] == 2
+    assert summary["experiment"]["some_runs"] == sum(1 for runs in trained if len(runs) < 6) >= 1
     assert all(run["above_floor"] for run in summary["experiment"]["runs"])
     for run in summary["experiment"]["runs"]:  # never the kernel's own report
         assert 0.9 <= run["accuracy"] <= 1.0
@@ -203,6 +212,9 @@ def test_the_report_of_the_graded_examples(examples):
         assert heights[1:] == [1, 1, 1]  # every figure decoded
         assert browser.find_element("css selector", "h1").text.startswith("Problem set 3")
         browser.shot("top")
+        for section in ("mistakes", "experiment"):  # each section at the top of the window
+            browser.execute_script(f"document.getElementById('{section}').scrollIntoView()")
+            browser.shot(section)
         browser.set_window_size(1400, heights[0] + 120)
         browser.shot("whole-page")
         assert browser.console_errors() == []
