@@ -6,6 +6,8 @@
   formgrader   start nbgrader's formgrader on a grading folder: TAs grade the written answers there
   export       final grades from a grading folder's gradebook (hand grades included): grades.csv, the Moodle
                worksheet (--worksheet: fill the one downloaded from Moodle), Gradescope results, feedback pages
+  report       the class report of a grading folder (also written by grade and export): scores, the class's most
+               frequent mistakes per cell, problem 5's experiment pooled over the class (--names: who is who)
   gradescope   grade one submission, Gradescope-style: a submission folder in, results.json out
   gradescope-package
                the autograder zip an instructor uploads to Gradescope (gradescope/ps3-autograder.zip); --check
@@ -32,6 +34,7 @@ from .executors.cluster import ClusterError
 from .gradescope import containment_report, grade_gradescope
 from .isolation.preflight import PreflightError
 from .options import BatchOptions, Limits, available_cores, default_workers
+from .outputs.class_report import write_report
 from .outputs.export import export
 from .outputs.moodle import WorksheetError
 from .outputs.reports import WORKSHEET, summary_table
@@ -99,6 +102,10 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--timezone", default=None,
                      help="time zone of the worksheet's times, as the instructor's Moodle profile has it "
                           "(e.g. Europe/Berlin; default: this machine's)")
+    rep = sub.add_parser("report", help="the class report of a grading folder: <out>/class-report/class-report.html")
+    rep.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder")
+    rep.add_argument("--names", action="store_true",
+                     help="show who made each mistake and whose runs are whose (default: no names)")
     one = sub.add_parser("gradescope", help="grade one submission folder, write Gradescope's results.json")
     one.add_argument("--submission", type=Path, default=Path("/autograder/submission"))
     one.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"))
@@ -165,7 +172,16 @@ def run_export(args) -> int:
     print()
     print(done.summary())
     print(f"\nreports in {args.out}/: grades.csv, {WORKSHEET} (upload it under the assignment's \"Upload grading "
-          "worksheet\"), feedback/, gradescope/")
+          "worksheet\"), feedback/, gradescope/, class-report/")
+    return 0
+
+
+def run_report(args) -> int:
+    if not (args.out / "results").is_dir():
+        print(f"error: {args.out} has no results/: grade into it first with `python -m autograder grade "
+              f"SUBMISSIONS --out {args.out}`", file=sys.stderr)
+        return 2
+    print(f"class report: {write_report(args.out, names=args.names)}")
     return 0
 
 
@@ -212,12 +228,14 @@ def run_examples(args) -> int:
 
 def _print_reports(results, out: Path) -> None:
     print(summary_table(results))
-    print(f"\nreports in {out}/: grades.csv, {WORKSHEET}, feedback/, gradescope/; written answers are graded in "
-          f"formgrader (python -m autograder formgrader --out {out}), then: python -m autograder export --out {out}")
+    print(f"\nreports in {out}/: grades.csv, {WORKSHEET}, feedback/, gradescope/, class-report/; written answers are "
+          f"graded in formgrader (python -m autograder formgrader --out {out}), then: python -m autograder export "
+          f"--out {out}")
 
 
 COMMANDS = {"release": run_release, "grade": run_grade, "formgrader": run_formgrader, "export": run_export,
-            "gradescope": run_gradescope, "gradescope-package": run_gradescope_package, "examples": run_examples}
+            "report": run_report, "gradescope": run_gradescope, "gradescope-package": run_gradescope_package,
+            "examples": run_examples}
 
 
 STOPPED_EXIT = 130

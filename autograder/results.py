@@ -35,6 +35,12 @@ class CellResult:
     kernel_points: float | None = None  # what the test scored inside the student's kernel, for comparison
     answer_digest: str = ""  # a written answer: sha256 of its text, to tell whether a hand grade still applies
     comment: str = ""  # a person's comment (a TA's, from the gradebook)
+    # For the class report (outputs/class_report.py), from the verdict: the named mistake of a failure
+    # (mistakes.py; "" for none), the message without the submission's own text, and problem 5's trained
+    # networks as the grader measured them ({condition, n_examples, epochs, accuracy} each).
+    mistake: str = ""
+    scrubbed: str = ""
+    runs: list[dict] = field(default_factory=list)
 
     @property
     def pending(self) -> bool:
@@ -88,6 +94,15 @@ class SubmissionResult:
     @property
     def max_points(self) -> float:
         return sum(c.max_points for c in self.cells)
+
+    @property
+    def clean_runs(self) -> list[dict]:
+        """Problem 5's trained networks with the test accuracy the grader measured, one per condition and budget."""
+        found = {}
+        for cell in self.cells:
+            for run in cell.runs:
+                found.setdefault((run.get("condition"), run.get("n_examples")), run)
+        return list(found.values())
 
     def points_of(self, notebook: str) -> float:
         return sum(c.points or 0 for c in self.cells if c.notebook == notebook)

@@ -25,6 +25,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from . import timer
+from ..mistakes import Quoted, failure
 
 SIGN_RANGE = (0.2, 2.0)  # away from the ReLU kink at 0
 VALUE_RANGE = (-2.0, 2.0)
@@ -40,7 +41,8 @@ class Comparison:
     correct: bool
     message: str
     region: dict = field(default_factory=dict)
-    mistake: str | None = None  # key of the known mistake the answer matched, if any
+    mistake: str | None = None  # the named mistake (mistakes.py): a known wrong answer's key, or what failed
+    scrubbed: str = ""  # the message without the submission's own text (for a class report)
 
     def __bool__(self) -> bool:
         return self.correct
@@ -183,13 +185,15 @@ def check_expression(student, reference, canonical: dict[str, object], sampler: 
     try:
         expr = canonicalise(student, canonical)
     except TypeError as exc:
-        return Comparison(False, f"{what}: {exc}")
+        return _failed("not_sympy", f"{what}: ", Quoted(exc))
     except Exception:  # noqa: BLE001 - any failure to evaluate the answer is the answer's problem
-        return Comparison(False, f"{what} could not be evaluated: sympy could not work out its sums and derivatives")
+        return _failed("not_evaluable", f"{what} could not be evaluated: sympy could not work out its sums and "
+                       "derivatives")
     reference = canonicalise(reference, canonical)
     unknown = _unknown_names(expr, canonical, reference)
     if unknown:
-        return Comparison(False, f"{what} uses symbols the problem does not define: {', '.join(sorted(unknown))}")
+        return _failed("unknown_symbols", f"{what} uses symbols the problem does not define: ",
+                       Quoted(", ".join(sorted(unknown))))
 
     try:
         if timer.available() and timer.within(simplify_seconds, lambda: sp.simplify(expr - reference)) == 0:
@@ -201,7 +205,7 @@ def check_expression(student, reference, canonical: dict[str, object], sampler: 
 
     rng = random.Random(seed)
     candidates = [(m, canonicalise(m.expression, canonical)) for m in mistakes]
-    matches = {m.key: True for m, _ in candidates}
+    matches = [True] * len(candidates)  # by position: mistakes may share a key (one kind, several forms)
     failure = None
     for pattern in sampler.patterns():
         region = {str(z): ">0" if s > 0 else "<0" for z, s in zip(sampler.relu_inputs, pattern)}
@@ -210,21 +214,27 @@ def check_expression(student, reference, canonical: dict[str, object], sampler: 
             try:
                 got = _value(expr, values)
             except NotANumber as exc:
-                return Comparison(False, f"{what} could not be evaluated to a number{_where(region)}: {exc}", region)
+                return _failed("not_a_number", f"{what} could not be evaluated to a number{_where(region)}: {exc}",
+                               region=region)
             want = _value(reference, values)
-            for m, c in candidates:
-                if matches[m.key] and not _close(_value_or_none(c, values), got, rtol):
-                    matches[m.key] = False
+            for i, (m, c) in enumerate(candidates):
+                if matches[i] and not _close(_value_or_none(c, values), got, rtol):
+                    matches[i] = False
             if abs(got - want) > rtol * (1 + abs(want)) and failure is None:
                 failure = (region, got, want)
     if failure is None:
         return Comparison(True, f"{what}: correct")
     region, got, want = failure
-    for m, _ in candidates:
-        if matches[m.key]:
-            return Comparison(False, f"{what}: {m.message}", region, m.key)
-    return Comparison(False, f"{what} is not right{_where(region)}: expected {want.real:.4g}, got {got.real:.4g}",
-                   region)
+    for matched, (m, _) in zip(matches, candidates):
+        if matched:
+            return _failed(m.key, f"{what}: {m.message}", region=region)
+    return _failed("wrong_value", f"{what} is not right{_where(region)}: expected {want.real:.4g}, got "
+                   f"{got.real:.4g}", region=region)
+
+
+def _failed(mistake: str, *pieces, region: dict | None = None) -> Comparison:
+    named = failure(mistake, *pieces)
+    return Comparison(False, str(named), region or {}, mistake, named.scrubbed)
 
 
 def _value_or_none(expr, values) -> complex | None:

@@ -11,13 +11,14 @@ disagreement for review).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cells import BY_ID, JUDGED, PART_A
 from . import timer
 from .checks import augmentation, problem5 as p5, problem6 as p6, problem7 as p7
 from .decode import HandinError, read_record
+from ..mistakes import OTHER, Quoted, failure
 from .sympy_text import SympyTextError, parse_srepr
 
 VERDICT_SECONDS = 120  # per cell; the slowest (three networks on the test set) takes a few seconds
@@ -30,6 +31,16 @@ class CellVerdict:
     passed: bool
     message: str = ""  # why it failed (what the student reads)
     recorded: bool = True  # False: the kernel never recorded this cell's answers (it did not run, or was stopped)
+    mistake: str = ""  # the named mistake (mistakes.py) of a failure; OTHER where the check named none
+    scrubbed: str = ""  # the message without the submission's own text (what a class report may show)
+    # Problem 5: the test accuracy the grader measured for each trained network it judged (condition, n_examples,
+    # epochs, accuracy), whatever the verdict; never the kernel's own report.
+    runs: list[dict] = field(default_factory=list)
+
+
+def _failed(mistake: str, *pieces, recorded: bool = True, runs=()) -> CellVerdict:
+    named = failure(mistake, *pieces)
+    return CellVerdict(False, str(named)[:1000], recorded, mistake, named.scrubbed[:1000], list(runs))
 
 
 def _sympy_lookup(record: dict, name: str):
@@ -39,15 +50,15 @@ def _sympy_lookup(record: dict, name: str):
     def lookup(*index):
         entry = answers.get(json.dumps(list(index)))
         if not isinstance(entry, dict):
-            raise AssertionError(f"{name}{index} was not recorded")
+            raise failure("not_recorded", f"{name}{index} was not recorded")
         if "error" in entry:
             if "NotImplementedError" in str(entry["error"]):
-                raise AssertionError(f"{name} is not implemented yet")
-            raise AssertionError(f"{name}{index} failed: {str(entry['error'])[:300]}")
+                raise failure("not_implemented", f"{name} is not implemented yet")
+            raise failure("answer_raised", f"{name}{index} failed: ", Quoted(str(entry["error"])[:300]))
         try:
             return parse_srepr(entry.get("srepr"))
         except SympyTextError as exc:
-            raise AssertionError(f"{name}{index}: the answer could not be read ({exc})") from None
+            raise failure("unusable", f"{name}{index}: the answer could not be read (", Quoted(exc), ")") from None
     lookup.__name__ = name
     return lookup
 
@@ -106,24 +117,30 @@ def judge_cell(grade_id: str, handin_dir: Path, seed: int) -> CellVerdict:
     for part in cell.parts:
         path = Path(handin_dir) / f"{grade_id}--{part}.json"
         if not path.exists() and not path.is_symlink():
-            return CellVerdict(False, "the test did not record an answer (it did not run, or stopped early)",
-                               recorded=False)
+            return _failed("not_recorded", "the test did not record an answer (it did not run, or stopped early)",
+                           recorded=False)
         try:
             parts[part] = read_record(path)
         except HandinError as exc:
-            return CellVerdict(False, f"the recorded answer is unusable: {exc}")
+            return _failed("unusable", f"the recorded answer is unusable: {exc}")  # the grader's own words
     judge = JUDGES[cell.judge]
-    try:
-        timer.within(VERDICT_SECONDS, lambda: judge(parts, seed))
-    except AssertionError as exc:
-        return CellVerdict(False, str(exc)[:1000])
-    except timer.TimeLimitExpired:
-        return CellVerdict(False, f"judging the recorded answer took longer than {VERDICT_SECONDS} s")
-    except (HandinError, SympyTextError) as exc:
-        return CellVerdict(False, f"the recorded answer is unusable: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a malformed record must cost this cell, never the batch
-        return CellVerdict(False, f"the recorded answer could not be judged ({type(exc).__name__}: {str(exc)[:200]})")
-    return CellVerdict(True)
+    with p5.measuring() as runs:
+        try:
+            timer.within(VERDICT_SECONDS, lambda: judge(parts, seed))
+        except AssertionError as exc:  # a check's named mistake; a plain assert is OTHER, its text not shown
+            return CellVerdict(False, str(exc)[:1000], True, getattr(exc, "mistake", OTHER),
+                               getattr(exc, "scrubbed", "")[:1000], runs)
+        except timer.TimeLimitExpired:
+            return _failed("judge_timeout", f"judging the recorded answer took longer than {VERDICT_SECONDS} s",
+                           runs=runs)
+        except HandinError as exc:
+            return _failed("unusable", f"the recorded answer is unusable: {exc}", runs=runs)
+        except SympyTextError as exc:
+            return _failed("unusable", "the recorded answer is unusable: ", Quoted(exc), runs=runs)
+        except Exception as exc:  # noqa: BLE001 - a malformed record must cost this cell, never the batch
+            return _failed("not_judged", "the recorded answer could not be judged (",
+                           Quoted(f"{type(exc).__name__}: {str(exc)[:200]}"), ")", runs=runs)
+    return CellVerdict(True, runs=runs)
 
 
 def judge_all(handin_dir: Path, seed: int) -> dict[str, CellVerdict]:

@@ -1,14 +1,16 @@
 """Final grades out of a grading folder: the saved results, with the gradebook's word on every cell (a TA's
 scores and comments from formgrader), into every report: grades.csv, the Moodle worksheet, Gradescope's
-results.json and the feedback pages. ``grade`` ends with it; ``export`` runs it alone after hand grading."""
+results.json, the feedback pages and the class report. ``grade`` ends with it; ``export`` runs it alone after hand
+grading."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..results import UNFINISHED, ResultStore, SubmissionResult
-from . import grading_folder, gradebook, reports
+from . import class_report, grading_folder, gradebook, reports
 from .moodle import WorksheetReport
 
 
@@ -16,6 +18,7 @@ from .moodle import WorksheetReport
 class Export:
     results: list[SubmissionResult]
     worksheet: WorksheetReport
+    class_report: Path | None = None  # None: it could not be written (the other reports are; see stderr)
 
     def students(self, which) -> list[str]:
         return [r.student_id for r in self.results if which(r)]
@@ -48,4 +51,9 @@ def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: 
     if results is None:
         results = ResultStore(out / "results").load_all()
     final = gradebook.final_results(grading_folder.db_url(out), results)
-    return Export(final, reports.write_all(out, final, worksheet, partial, tz))
+    done = Export(final, reports.write_all(out, final, worksheet, partial, tz))
+    try:
+        done.class_report = class_report.write_report(out, final)
+    except Exception as exc:  # noqa: BLE001 - the grades are written; a figure must not make the batch fail
+        print(f"warning: the class report could not be written: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return done

@@ -4,6 +4,7 @@ two is flagged for a person."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -16,6 +17,13 @@ from .scratch import CellGrade
 
 # Error names of a cell the grading stopped (its own step, or nbclient's timeout): their messages are the grader's.
 STOP_REASONS = (STOPPED, "CellTimeoutError")
+# The stop reasons execute.py writes, as a class report may quote them (anything else under the same error name is
+# the submission's: a cell can raise an exception of that name itself).
+STOP_WORDING = re.compile(
+    rf"{STOPPED}: (the kernel died (before this cell could run|while running this cell \(a crash, os\._exit, or "
+    r"running out of memory\); the cells after it were not run)|not run: (the submission used up its time limit in "
+    r"an earlier cell|the kernel died in an earlier cell|an earlier cell could not be interrupted after its time "
+    r"limit)|this cell ran longer than \d+ s and could not be interrupted)")
 
 
 def kernel_outcomes(notebook_path: Path, notes: list[str]) -> dict[str, str]:
@@ -65,17 +73,21 @@ def score(grades: list[CellGrade], verdicts: dict[str, CellVerdict], kernel: dic
                                     "" if grade.score else "not answered", grade.score))
             continue
         points = grade.max_score if verdict.passed else 0.0
-        message = verdict.message
+        message, mistake, scrubbed = verdict.message, verdict.mistake, verdict.scrubbed
         if not verdict.recorded and is_stop(kernel_message):
-            message = kernel_message
+            message, mistake = kernel_message, "stopped"
+            stop = next(reason for reason in STOP_REASONS if message.startswith(reason))
+            scrubbed = message if STOP_WORDING.fullmatch(message) else f"{stop}: …"
         elif not verdict.recorded and kernel_message:
             error_name = kernel_message.split(":")[0]  # only the exception's class name: student text stays out
             if error_name.isidentifier() and len(error_name) <= 40:
                 message += f"; the test cell stopped with {error_name}"
+                scrubbed += "; the test cell stopped with …"  # a class name the submission may have chosen
         kernel_passed = bool(grade.score) and not kernel_message
         decisive = grade.grade_id in BY_ID and BY_ID[grade.grade_id].decisive_in_kernel
         if kernel_passed != verdict.passed and (verdict.passed or decisive or not verdict.recorded):
             review.append(f"{grade.grade_id}: the test {'passed' if kernel_passed else 'failed'} inside the kernel "
                           f"but the grader's own check {'passed' if verdict.passed else 'failed'}")
-        cells.append(CellResult(grade.notebook, grade.grade_id, points, grade.max_score, message, grade.score))
+        cells.append(CellResult(grade.notebook, grade.grade_id, points, grade.max_score, message, grade.score,
+                                mistake=mistake, scrubbed=scrubbed, runs=verdict.runs))
     return cells, review

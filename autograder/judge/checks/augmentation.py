@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.judge.decode import decode_array
+from autograder.mistakes import failure, raised
 from mnist_lab.handin import AUGMENT_DRAWS, AUGMENT_IMAGES, augmentation_images
 
 SIDE, CROP = 28, 24
@@ -138,31 +139,38 @@ def check_augmentation(recorded: dict, seed: int):
 
 
 def _judge(recorded: dict, seed: int):
-    assert "error" not in recorded, f"make_augmentation failed: {recorded['error']}"
+    if "error" in recorded:
+        raise raised("make_augmentation failed: ", recorded["error"])
     outputs = torch.from_numpy(decode_array(recorded.get("outputs"))).float()
-    assert tuple(outputs.shape[2:]) == (1, CROP, CROP), (
-        f"the augmentation must give 24x24 images, got {tuple(outputs.shape[2:])}")
-    assert tuple(outputs.shape[:2]) == (AUGMENT_IMAGES, AUGMENT_DRAWS), (
-        f"the recorded augmentation has shape {tuple(outputs.shape)}")
+    if tuple(outputs.shape[2:]) != (1, CROP, CROP):
+        raise failure("augmentation_size", f"the augmentation must give 24x24 images, got {tuple(outputs.shape[2:])}")
+    if tuple(outputs.shape[:2]) != (AUGMENT_IMAGES, AUGMENT_DRAWS):
+        raise failure("unusable", f"the recorded augmentation has shape {tuple(outputs.shape)}")
     angles = []
     for image, draws in zip(augmentation_images(seed), outputs):
         error, angle, crop_position = best_matches(draws[:, 0], image[0])
-        assert (error <= MATCH_TOLERANCE).all(), (
-            "an augmented image is neither a 24x24 crop of a rotation of its input nor a rotation of a 24x24 crop "
-            f"of it (closest match off by {error.max().item():.3f} per pixel, allowed {MATCH_TOLERANCE})")
+        if not (error <= MATCH_TOLERANCE).all():
+            raise failure(
+                "not_crop_or_rotation", "an augmented image is neither a 24x24 crop of a rotation of its input nor a "
+                f"rotation of a 24x24 crop of it (closest match off by {error.max().item():.3f} per pixel, allowed "
+                f"{MATCH_TOLERANCE})")
         distinct = {tuple(o.flatten().tolist()) for o in draws}
-        assert len(distinct) >= MIN_DISTINCT, (
-            f"the same image must come out differently on different calls (random per image): {len(distinct)} "
-            f"different results in {AUGMENT_DRAWS} calls, at least {MIN_DISTINCT} expected")
+        if len(distinct) < MIN_DISTINCT:
+            raise failure(
+                "not_random", f"the same image must come out differently on different calls (random per image): "
+                f"{len(distinct)} different results in {AUGMENT_DRAWS} calls, at least {MIN_DISTINCT} expected")
         positions = len(set(crop_position.tolist()))
-        assert positions >= MIN_CROP_POSITIONS, (
-            f"the crop position must vary from draw to draw: {positions} different crop positions in "
-            f"{AUGMENT_DRAWS} calls, at least {MIN_CROP_POSITIONS} expected")
+        if positions < MIN_CROP_POSITIONS:
+            raise failure(
+                "fixed_crop", f"the crop position must vary from draw to draw: {positions} different crop positions "
+                f"in {AUGMENT_DRAWS} calls, at least {MIN_CROP_POSITIONS} expected")
         angles += angle[angle.abs() >= ROTATED_DEGREES].tolist()
-    assert angles, (
-        f"none of the {AUGMENT_IMAGES * AUGMENT_DRAWS} augmented images is rotated (by 1 degree or more): each is best "
-        "matched by an unrotated 24x24 crop; add a random rotation")
+    if not angles:
+        raise failure(
+            "no_rotation", f"none of the {AUGMENT_IMAGES * AUGMENT_DRAWS} augmented images is rotated (by 1 degree or "
+            "more): each is best matched by an unrotated 24x24 crop; add a random rotation")
     spread = max(angles) - min(angles)
-    assert len(angles) == 1 or spread >= MIN_ANGLE_SPREAD, (
-        f"the rotation must be random: the {len(angles)} rotated images are all turned by about the same angle "
-        f"({min(angles):.0f} to {max(angles):.0f} degrees); draw the angle from a range")
+    if not (len(angles) == 1 or spread >= MIN_ANGLE_SPREAD):
+        raise failure(
+            "fixed_angle", f"the rotation must be random: the {len(angles)} rotated images are all turned by about the "
+            f"same angle ({min(angles):.0f} to {max(angles):.0f} degrees); draw the angle from a range")

@@ -17,64 +17,101 @@ valid networks it was measured on.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from typing import Iterator
+
 import torch
 
 from autograder.judge.decode import decode_array
+from autograder.mistakes import Quoted, failure
 from mnist_lab import evaluate
 from mnist_lab.experiment import REFERENCE_EPOCHS
 from mnist_lab.handin import ACCURACY_FLOOR, EPOCHS_CALLS
 from mnist_lab.netgraph import TRACE_BATCH, GraphError, GraphNet, architecture
 from solutions import problem5 as reference
 
+_measured: contextvars.ContextVar[list | None] = contextvars.ContextVar("measured_runs", default=None)
+
 
 def rebuild(graph) -> GraphNet:
     """The grader's own network from a recorded graph; AssertionError (the student's message) if it cannot."""
     if not isinstance(graph, dict):
-        raise AssertionError("no network was recorded")
+        raise failure("not_rebuildable", "no network was recorded")
     if graph.get("error"):
-        raise AssertionError(str(graph["error"])[:400])
+        raise failure("build_failed", Quoted(str(graph["error"])[:400]))
     weights = graph.get("weights")
     if not isinstance(weights, dict):
-        raise AssertionError("the network's weights were not recorded")
+        raise failure("not_rebuildable", "the network's weights were not recorded")
     try:
         return GraphNet(graph, {name: torch.from_numpy(decode_array(value)) for name, value in weights.items()})
     except GraphError as exc:
-        raise AssertionError(f"the network cannot be rebuilt by the grader: {exc}") from None
+        raise failure("not_rebuildable", "the network cannot be rebuilt by the grader: ", Quoted(exc)) from None
 
 
 def check_architecture(recorded: dict):
     error = str(recorded.get("error", ""))
-    assert "NotImplementedError" not in error, "build_cnn is not implemented yet"
-    assert not error, f"build_cnn failed: {error}"
+    if "NotImplementedError" in error:
+        raise failure("not_implemented", "build_cnn is not implemented yet")
+    if error:
+        raise failure("build_failed", "build_cnn failed: ", Quoted(error))
     failures = recorded.get("failures") if isinstance(recorded.get("failures"), dict) else {}
     graphs = recorded.get("graphs") if isinstance(recorded.get("graphs"), dict) else {}
     for size in (28, 24):
-        assert str(size) not in failures, str(failures.get(str(size)))[:400]
-        assert str(size) in graphs, f"build_cnn({size}) was not recorded"
+        if str(size) in failures:
+            raise failure("build_failed", Quoted(str(failures.get(str(size)))[:400]))
+        if str(size) not in graphs:
+            raise failure("not_recorded", f"build_cnn({size}) was not recorded")
         problem = architecture(rebuild(graphs[str(size)]))
-        assert problem is None, f"build_cnn({size}): {problem}"
+        if problem is not None:
+            raise failure("architecture", f"build_cnn({size}): {problem}")
 
 
 def check_training(recorded: dict, condition: str, budgets):
-    """Every budget trained with the reference epochs, rebuilt, and at least ACCURACY_FLOOR on the test set."""
-    assert "error" not in recorded, f"cannot train the {condition} condition: {recorded['error']}"
+    """Every budget trained with the reference epochs, rebuilt, and at least ACCURACY_FLOOR on the test set. Each
+    run the grader measures is also kept where ``measuring`` collects them."""
+    if "error" in recorded:
+        raise failure("training_failed", f"cannot train the {condition} condition: ", Quoted(recorded["error"]))
     runs = {run.get("n_examples"): run for run in recorded.get("runs", []) if isinstance(run, dict)}
     for n in budgets:
         run = runs.get(n)
-        assert run is not None, f"no {condition} network trained on {n} examples was recorded"
+        if run is None:
+            raise failure("run_missing", f"no {condition} network trained on {n} examples was recorded")
         size = 24 if condition == "augmented" else 28
-        assert run.get("input_size") == size, f"the {condition} network must take {size}x{size} inputs"
-        assert run.get("epochs") == REFERENCE_EPOCHS[n], f"the {condition} run on {n} examples used other epochs"
+        if run.get("input_size") != size:
+            raise failure("wrong_input_size", f"the {condition} network must take {size}x{size} inputs")
+        if run.get("epochs") != REFERENCE_EPOCHS[n]:
+            raise failure("wrong_epochs", f"the {condition} run on {n} examples used other epochs")
         net = rebuild(run.get("graph"))
-        assert net.input_size == size and net.output_shape == [TRACE_BATCH, 10], \
-            f"the trained {condition} network must map {size}x{size} images to 10 logits"
+        if not (net.input_size == size and net.output_shape == [TRACE_BATCH, 10]):
+            raise failure("wrong_outputs", f"the trained {condition} network must map {size}x{size} images to 10 "
+                          "logits")
         try:
             accuracy = evaluate(net, size, device="cpu", batch_size=TRACE_BATCH, mixed_precision=False)
         except (RuntimeError, GraphError) as exc:
-            raise AssertionError(f"the recorded {condition} network fails on the test set: {exc}") from None
-        assert accuracy >= ACCURACY_FLOOR, (
-            f"{condition} training on {n} examples x {REFERENCE_EPOCHS[n]} epochs reached {100 * accuracy:.2f}% "
-            f"test accuracy; at least {100 * ACCURACY_FLOOR:.1f}% is expected")
+            raise failure("test_set_fails", f"the recorded {condition} network fails on the test set: ",
+                          Quoted(exc)) from None
+        measured = _measured.get()
+        if measured is not None:
+            measured.append({"condition": condition, "n_examples": n, "epochs": REFERENCE_EPOCHS[n],
+                             "accuracy": float(accuracy)})
+        if accuracy < ACCURACY_FLOOR:
+            raise failure("below_floor", f"{condition} training on {n} examples x {REFERENCE_EPOCHS[n]} epochs "
+                          f"reached {100 * accuracy:.2f}% test accuracy; at least {100 * ACCURACY_FLOOR:.1f}% is "
+                          "expected")
+
+
+@contextlib.contextmanager
+def measuring() -> Iterator[list[dict]]:
+    """Collect the test accuracy of every trained network ``check_training`` measures inside the block (the clean
+    accuracies of the student's runs: condition, n_examples, epochs, accuracy). Blocks nest: an inner block keeps
+    its runs from the outer one."""
+    runs: list[dict] = []
+    token = _measured.set(runs)
+    try:
+        yield runs
+    finally:
+        _measured.reset(token)
 
 
 def network_fault(part_a: dict, input_size: int) -> str | None:
@@ -95,7 +132,8 @@ def network_fault(part_a: dict, input_size: int) -> str | None:
         net = rebuild((network.get("graphs") or {}).get(str(input_size)))
         if net.output_shape != [TRACE_BATCH, 10]:
             return f"build_cnn({input_size}) does not give 10 logits"
-        check_training(plain, "plain", (10000,))
+        with measuring():  # part (a)'s run, measured again: it belongs to part (a)'s runs, not this cell's
+            check_training(plain, "plain", (10000,))
     except AssertionError as exc:
         return str(exc)
     return None
@@ -112,7 +150,8 @@ def check_budgets(recorded: dict, condition: str, budgets, part_a: dict):
 
 def check_epochs_for(recorded: dict):
     answers = recorded.get("answers")
-    assert isinstance(answers, list) and len(answers) == len(EPOCHS_CALLS), "epochs_for's answers were not recorded"
+    if not (isinstance(answers, list) and len(answers) == len(EPOCHS_CALLS)):
+        raise failure("not_recorded", "epochs_for's answers were not recorded")
     for (args, kwargs), got in zip(EPOCHS_CALLS, answers):
         call = ", ".join([str(a) for a in args] + [f"{k}={v}" for k, v in kwargs.items()])
         try:
@@ -122,16 +161,17 @@ def check_epochs_for(recorded: dict):
         if got == want:
             continue
         if not isinstance(got, dict):
-            raise AssertionError(f"epochs_for({call}) was not recorded")
+            raise failure("not_recorded", f"epochs_for({call}) was not recorded")
         if "error" in got and "NotImplementedError" in str(got["error"]):
-            raise AssertionError("epochs_for is not implemented yet")
+            raise failure("not_implemented", "epochs_for is not implemented yet")
         if "returned" in got:  # the same sentence as the notebook's visible test
-            raise AssertionError(f"epochs_for({call}) returned a {str(got['returned'])[:20]}, not an int: return the "
-                                 "number of epochs as a whole number (int)")
+            raise failure("epochs_not_int", f"epochs_for({call}) returned a ", Quoted(str(got["returned"])[:20]),
+                          ", not an int: return the number of epochs as a whole number (int)")
         if "raised" in want:
-            raise AssertionError(f"epochs_for({call}) must raise ValueError: no whole number of epochs keeps the "
-                                 f"steps equal; got {got.get('value', got.get('error', 'no ValueError'))}")
+            raise failure("epochs_no_valueerror", f"epochs_for({call}) must raise ValueError: no whole number of "
+                          "epochs keeps the steps equal; got ",
+                          Quoted(got.get("value", got.get("error", "no ValueError"))))
         if "error" in got:
-            raise AssertionError(f"epochs_for({call}) raised {str(got['error'])[:200]}")
-        raise AssertionError(f"epochs_for({call}) should be {want['value']} (same number of steps as the "
-                             f"reference budget), got {got.get('value', got)}")
+            raise failure("answer_raised", f"epochs_for({call}) raised ", Quoted(str(got["error"])[:200]))
+        raise failure("epochs_wrong", f"epochs_for({call}) should be {want['value']} (same number of steps as the "
+                      "reference budget), got ", Quoted(got.get("value", got)))

@@ -7,8 +7,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.judge.checks import called
+from autograder.judge.checks import called, require_correct
 from autograder.judge.decode import decode_array
+from autograder.mistakes import failure, raised
 from autograder.judge.symbolic import Mistake, Sampler, check_expression
 from mnist_lab.handin import BACKWARD_SHAPES, random_network
 from mnist_lab.notation import (M, N_CONV, N_OUT, N_POOL, PROBLEM6, W, a0, a2, dC_da3, delta1, delta2, delta3, K,
@@ -30,7 +31,7 @@ SAMPLER = Sampler(special={"M": _pool_mask})
 
 def _check(student_value, expected, what, mistakes=()):
     verdict = check_expression(student_value, expected, PROBLEM6, SAMPLER, tuple(mistakes), what=what)
-    assert verdict.correct, verdict.message
+    require_correct(verdict)
     return verdict
 
 
@@ -111,16 +112,20 @@ def torch_gradients(a0, w, b, W, b3, y) -> dict:
 def check_conv_net_backward(recorded: dict, seed: int):
     """The recorded gradients of the networks handin.backward drew from ``seed``, against torch autograd."""
     results = recorded.get("results")
-    assert isinstance(results, list) and len(results) == len(BACKWARD_SHAPES), "no gradients were recorded"
+    if not (isinstance(results, list) and len(results) == len(BACKWARD_SHAPES)):
+        raise failure("not_recorded", "no gradients were recorded")
     for i, ((n, k, n_out), got) in enumerate(zip(BACKWARD_SHAPES, results)):
-        assert "error" not in got, f"conv_net_backward failed on a {n}x{n} input: {got['error']}"
+        if "error" in got:
+            raise raised(f"conv_net_backward failed on a {n}x{n} input: ", got["error"])
         want = torch_gradients(**random_network(seed + i, n, k, n_out))
         for name, expected in want.items():
-            assert name in got, f"conv_net_backward's result has no entry {name!r} (needs w, b, W, b3)"
+            if name not in got:
+                raise failure("gradient_missing", f"conv_net_backward's result has no entry {name!r} (needs w, b, W, "
+                              "b3)")
             value = decode_array(got[name]).astype(float)
-            assert value.shape == np.shape(expected), (
-                f"gradient {name!r} has shape {value.shape}, expected {np.shape(expected)} (input {n}x{n}, "
-                f"filter {k}x{k}, {n_out} outputs)")
-            assert np.allclose(value, expected, rtol=1e-6, atol=1e-9), (
-                f"gradient {name!r} differs from torch autograd's (input {n}x{n}, filter {k}x{k}): "
-                f"largest difference {np.abs(value - expected).max():.3g}")
+            if value.shape != np.shape(expected):
+                raise failure("gradient_shape", f"gradient {name!r} has shape {value.shape}, expected "
+                              f"{np.shape(expected)} (input {n}x{n}, filter {k}x{k}, {n_out} outputs)")
+            if not np.allclose(value, expected, rtol=1e-6, atol=1e-9):
+                raise failure("gradient_wrong", f"gradient {name!r} differs from torch autograd's (input {n}x{n}, "
+                              f"filter {k}x{k}): largest difference {np.abs(value - expected).max():.3g}")
