@@ -426,7 +426,10 @@ table{border-collapse:collapse;margin:.4em 0 1.2em}td,th{border-bottom:1px solid
 text-align:left;vertical-align:top}th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .bar{display:inline-block;height:.8em;background:#cf222e;opacity:.7;vertical-align:middle;margin-right:.4em}
 .other .bar{background:#8c959f}.example{font-family:ui-monospace,monospace;font-size:.85em;color:#57606a;
-max-width:48em}.cell h3{margin:.9em 0 .2em;font-size:1.05em}.cell table{width:100%}.cell td:first-child{width:130px}.answer{background:#ddf4ff;border-left:4px solid #0969da;
+max-width:48em}.cell h3{margin:.9em 0 .2em;font-size:1.05em}
+.cell table{width:100%;table-layout:fixed}.cell th:first-child{width:130px}
+.cell th:nth-child(2){width:4em}.cell th:nth-child(3){width:30%}
+.answer{background:#ddf4ff;border-left:4px solid #0969da;
 padding:.6em 1em}"""
 
 
