@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export MNIST_DIR ?= $(CURDIR)/data/mnist
 
-.PHONY: setup system-tools sandbox grade-examples experiment test test-fast benchmark release
+.PHONY: setup system-tools sandbox grade-examples experiment test test-fast benchmark release gradescope
 setup: $(VENV)/.installed $(MNIST_DIR)/mnist-cache.npz
 
 $(VENV)/.installed: pyproject.toml
@@ -38,3 +38,6 @@ benchmark: setup  ## lab vs a DataLoader baseline, six runs each (add ARGS=--dev
 
 release: setup  ## solutions/ -> source notebooks -> release/ps3 (nbgrader generate_assignment)
 	$(PY) -m autograder release
+
+gradescope: setup  ## the autograder zip to upload to Gradescope: gradescope/ps3-autograder.zip (README "Gradescope")
+	$(PY) -m autograder gradescope-package
