@@ -38,6 +38,11 @@ def containment_kind(wanted: bool, namespaces: bool = True) -> str:
     return NAMESPACES if namespaces and sandbox.available() else USER_ID
 
 
+def python_prefixes() -> list[str]:
+    """The Python installation this grader (and so every kernel) runs: its virtual environment and base."""
+    return sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
+
+
 def grading_policy(workdir: Path, runtime: Path, hide: Iterable[str] = (), namespaces: bool = True
                    ) -> sandbox.Policy:
     """What one submission's kernels may see: their working and runtime folders (writable), Python and MNIST
@@ -49,7 +54,6 @@ def grading_policy(workdir: Path, runtime: Path, hide: Iterable[str] = (), names
     and temporary files live in the runtime folder (there is no private /tmp)."""
     hidden = [str(Path.home()), str(ROOT), str(GRADER_PACKAGE), str(Path(solutions.__file__).parent),
               str(COURSE_CACHE), *hide]
-    prefixes = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
     env = {"MNIST_DIR": str(default_mnist_dir()), "TMPDIR": "/tmp"}
     if not namespaces:
         home, tmp = Path(runtime) / "home", Path(runtime) / "tmp"
@@ -57,7 +61,8 @@ def grading_policy(workdir: Path, runtime: Path, hide: Iterable[str] = (), names
         tmp.mkdir(exist_ok=True)
         env.update(HOME=str(home), TMPDIR=str(tmp), MPLCONFIGDIR=str(home / "matplotlib"))
     return sandbox.Policy(uid=sandbox.uid_for(os.getpid()), hide=[h for h in hidden if h],
-                          expose_ro=[*prefixes, str(default_mnist_dir())], expose_rw=[str(workdir), str(runtime)],
+                          expose_ro=[*python_prefixes(), str(default_mnist_dir())],
+                          expose_rw=[str(workdir), str(runtime)],
                           env=env, namespaces=namespaces)
 
 

@@ -31,7 +31,7 @@ from typing import Iterable
 from mnist_lab.data import default_root as default_mnist_dir
 
 from ..options import Limits
-from .containment import USER_ID, contain, containment_kind, unreadable_for_kernels
+from .containment import USER_ID, contain, containment_kind, python_prefixes, unreadable_for_kernels
 from .processes import supervised
 
 PROBE_TIMEOUT = 180  # seconds: importing torch and creating a CUDA context on a busy machine
@@ -127,8 +127,7 @@ def check_kernel_access(limits: Limits) -> None:
     """AccessError (with the fix) where kernels without namespaces could not read Python or MNIST."""
     if containment_kind(limits.sandbox, limits.namespaces) != USER_ID:
         return
-    needed = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}) + [str(default_mnist_dir())]
-    closed = unreadable_for_kernels(needed)
+    closed = unreadable_for_kernels([*python_prefixes(), str(default_mnist_dir())])
     if closed:
         raise AccessError("the kernels run as a user id of their own without namespaces (refused here, or "
                           "--no-namespaces), "

@@ -27,6 +27,14 @@ from ..isolation.sandbox import end_user
 STOPPED = "GradingStopped"  # the error name of a cell this step did not run, or stopped
 CELL_OUTPUT_LIMIT = 1 << 20  # bytes of output kept per cell; the rest is dropped with a note
 TRUNCATED = "[output truncated by the grader"
+# Why a cell did not run or was stopped, in the grader's words (a class report may quote these, never other text).
+DIED_BEFORE = "the kernel died before this cell could run"
+DIED_HERE = ("the kernel died while running this cell (a crash, os._exit, or running out of memory); the cells after "
+             "it were not run")
+TIMED_OUT = "this cell ran longer than {} s and could not be interrupted"
+OUT_OF_TIME = "not run: the submission used up its time limit in an earlier cell"
+DIED_EARLIER = "not run: the kernel died in an earlier cell"
+STUCK_EARLIER = "not run: an earlier cell could not be interrupted after its time limit"
 
 
 def _failure(reason: str) -> NotebookNode:
@@ -72,7 +80,7 @@ class ResilientExecute(Execute):
             # The kernel died outside a cell (e.g. at start-up): nothing ran, everything fails with the reason.
             for cell in nb.cells:
                 if cell.cell_type == "code" and not any(o.get("output_type") == "error" for o in cell.outputs):
-                    cell.outputs.append(_failure("the kernel died before this cell could run"))
+                    cell.outputs.append(_failure(DIED_BEFORE))
             return nb, resources
         finally:
             if self.kernel_uid:
@@ -86,7 +94,7 @@ class ResilientExecute(Execute):
         if self._stopped is None and self.deadline:
             remaining = self.deadline - time.time()
             if remaining <= 0:
-                self._stopped = "not run: the submission used up its time limit in an earlier cell"
+                self._stopped = OUT_OF_TIME
             else:
                 self.timeout = max(1, int(min(self._cell_timeout or remaining, remaining)))
         if self._stopped is not None:
@@ -95,13 +103,12 @@ class ResilientExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            cell.outputs.append(_failure("the kernel died while running this cell (a crash, os._exit, or "
-                                         "running out of memory); the cells after it were not run"))
-            self._stopped = "not run: the kernel died in an earlier cell"
+            cell.outputs.append(_failure(DIED_HERE))
+            self._stopped = DIED_EARLIER
             return cell, resources
         except CellTimeoutError:
-            cell.outputs.append(_failure(f"this cell ran longer than {self.timeout} s and could not be interrupted"))
-            self._stopped = "not run: an earlier cell could not be interrupted after its time limit"
+            cell.outputs.append(_failure(TIMED_OUT.format(self.timeout)))
+            self._stopped = STUCK_EARLIER
             return cell, resources
 
 

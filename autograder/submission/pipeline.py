@@ -14,7 +14,7 @@ from mnist_lab.handin import HANDIN_DIR_ENV, SEED_ENV
 
 from ..course import NOTEBOOKS, release_dir
 from ..isolation import sandbox
-from ..isolation.containment import NONE, USER_ID, contain
+from ..isolation.containment import NONE, USER_ID, contain, containment_kind
 from ..judge.verdicts import judge_all
 from . import execute
 from .formgrader_copies import for_formgrader, set_answer_digests
@@ -40,14 +40,12 @@ def grade(request: GradingRequest) -> GradedCells:
     course.submit(request.student, repaired)
 
     runtime = Path(request.runtime)
-    containment = contain(course.autograded(request.student), runtime, request.hide, request.sandbox,
-                          scratch.parent, request.namespaces)
-    if containment is not None and containment.kind == USER_ID:
+    if containment_kind(request.sandbox, request.namespaces) == USER_ID:
         # No mount namespace shows the kernel its folder: the folder must be one its user id can reach, away
         # from the course copy's own (hidden tests, gradebook), which only root may read.
         course.place_autograded(runtime / "autograded")
-        containment = contain(course.autograded(request.student), runtime, request.hide, request.sandbox,
-                              scratch.parent, request.namespaces)
+    containment = contain(course.autograded(request.student), runtime, request.hide, request.sandbox,
+                          scratch.parent, request.namespaces)
     workdir = course.autograded(request.student)
     handin = workdir / ".handin"
     args, env = _kernel_settings(request, workdir, containment, scratch.parent / "jupyter")

@@ -12,18 +12,17 @@ import nbformat
 from ..cells import BY_ID
 from ..judge.verdicts import CellVerdict
 from ..results import CellResult
-from .execute import CELL_OUTPUT_LIMIT, STOPPED, TRUNCATED
+from .execute import (CELL_OUTPUT_LIMIT, DIED_BEFORE, DIED_EARLIER, DIED_HERE, OUT_OF_TIME, STOPPED, STUCK_EARLIER,
+                      TIMED_OUT, TRUNCATED)
 from .scratch import CellGrade
 
 # Error names of a cell the grading stopped (its own step, or nbclient's timeout): their messages are the grader's.
 STOP_REASONS = (STOPPED, "CellTimeoutError")
 # The stop reasons execute.py writes, as a class report may quote them (anything else under the same error name is
 # the submission's: a cell can raise an exception of that name itself).
-STOP_WORDING = re.compile(
-    rf"{STOPPED}: (the kernel died (before this cell could run|while running this cell \(a crash, os\._exit, or "
-    r"running out of memory\); the cells after it were not run)|not run: (the submission used up its time limit in "
-    r"an earlier cell|the kernel died in an earlier cell|an earlier cell could not be interrupted after its time "
-    r"limit)|this cell ran longer than \d+ s and could not be interrupted)")
+STOP_WORDING = re.compile(f"{STOPPED}: (" + "|".join(
+    [*map(re.escape, (DIED_BEFORE, DIED_HERE, OUT_OF_TIME, DIED_EARLIER, STUCK_EARLIER)),
+     re.escape(TIMED_OUT).replace(re.escape("{}"), r"\d+")]) + ")")
 
 
 def kernel_outcomes(notebook_path: Path, notes: list[str]) -> dict[str, str]:

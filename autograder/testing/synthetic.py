@@ -14,6 +14,7 @@ import random
 
 from ..cells import CELLS
 from ..results import CellResult, SubmissionResult
+from ..submission.execute import STOPPED, TIMED_OUT
 
 STUDENT_TEXT = "<b>STUDENT-TEXT</b>"  # in every quoted part of a synthetic message: a report must never show it
 # Accuracy means per condition and budget (the reference's seeds, docs/budget-experiment.json).
@@ -81,7 +82,7 @@ FAILURES = {
         (3, "stability_wrong", "gradient_is_stable is wrong on 12 of the sampled points, e.g. z = [0.5, 1.2, -0.3, "
                                "2.0], w = [1.1, 0.9, 1.0] (|w2 w3 w4| = 0.99): you said True. Stable means: every "
                                "z_i > 0 and 1/2 <= |w2 w3 w4| <= 2.", None),
-        (1, "stopped", "GradingStopped: this cell ran longer than 600 s and could not be interrupted", None)]),
+        (1, "stopped", f"{STOPPED}: {TIMED_OUT.format(600)}", None)]),
     "p7_activation_tests": (0.8, [
         (3, "not_implemented", "elu is not implemented yet", None),
         (2, "activation_wrong", "elu(x, alpha=1.0) is wrong, e.g. at x = -0.5: expected -0.3935, got -0.5", None)]),
