@@ -214,8 +214,8 @@ def check_expression(student, reference, canonical: dict[str, object], sampler: 
             try:
                 got = _value(expr, values)
             except NotANumber as exc:
-                return _failed("not_a_number", f"{what} could not be evaluated to a number{_where(region)}: {exc}",
-                               region=region)
+                return _failed("not_a_number", f"{what} could not be evaluated to a number{_where(region)}: ",
+                               Quoted(exc), region=region)
             want = _value(reference, values)
             for i, (m, c) in enumerate(candidates):
                 if matches[i] and not _close(_value_or_none(c, values), got, rtol):
