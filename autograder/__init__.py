@@ -10,7 +10,14 @@ process) costs nothing else:
     CELLS                                             the assignment's graded cells (cells.py)
 """
 
+import sys
 from importlib import import_module
+
+# jsonschema (under nbformat and jupyter_events) imports rfc3987_syntax, an optional checker of the "iri" format
+# that compiles some 35 Earley parsers as it is imported: 1.5 s of every grader process (jsonschema issue 1428).
+# No schema nbformat, nbgrader or Jupyter validates uses that format; without the module jsonschema leaves it
+# unchecked. Only this package's own processes are affected, never a kernel's.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 _PUBLIC = {
     "grade_batch": "batch", "grade_gradescope": "gradescope", "BatchOptions": "options", "Limits": "options",

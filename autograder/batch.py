@@ -26,6 +26,7 @@ from .options import BatchOptions
 from .outputs import gradebook, grading_folder
 from .outputs.export import export
 from .results import UNFINISHED, ResultStore, SubmissionResult
+from .submission import launch
 
 
 def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
@@ -48,6 +49,7 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
             todo.append(submission)
             previous[submission.student_id] = saved  # its written answers decide whether hand grades still apply
     if todo and not options.cluster:  # a cluster's executor checks each worker on its own machine
+        launch.warm_up()  # the grading processes' imports, done once while this process prepares the batch
         check_device(options.limits, [str(out), *hide])  # a GPU the kernels cannot use costs everyone problem 5
     course = generated_course()
     db_url = options.db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"

@@ -16,6 +16,7 @@ from .options import Limits
 from .outputs import grading_folder
 from .outputs.reports import gradescope_results
 from .results import ResultStore, SubmissionResult
+from .submission import launch
 from .submission.process import grade_submission
 
 WARNING = "!" * 100
@@ -33,6 +34,7 @@ def grade_gradescope(submission_dir: Path, results_path: Path, limits: Limits, t
         work = Path(tmp) / "work"
         submission = collect(submission_dir, "submission", "submission", work / "ingested")
         if submission.notebooks:
+            launch.warm_up()  # the grading process's imports, while this one checks the device and the course
             check_device(limits, [tmp, *hide])
         course = generated_course()
         result = grade_submission(submission, course, work, limits, threads, hide)

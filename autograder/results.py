@@ -72,6 +72,8 @@ class SubmissionResult:
     # The notebooks a TA opens in formgrader ("submitted/<name>.ipynb", "autograded/<name>.ipynb" -> notebook JSON),
     # carried from the grading process (or a Dask worker) to the batch, which writes them into the grading folder.
     notebooks: dict[str, str] = field(default_factory=dict)
+    # Where the grading time went: [stage, start, end] in seconds since the epoch (submission/stages.py).
+    stages: list[list] = field(default_factory=list)
 
     @property
     def automatic_points(self) -> float:

@@ -3,11 +3,15 @@ what it takes back from a contained kernel before nbgrader writes there."""
 
 import os
 import shutil
+import tempfile
 
+import pytest
 from nbgrader.apps import AutogradeApp
 
+from autograder.course import NbgraderError
 from autograder.submission import execute
 from autograder.submission.execute import ResilientExecute
+from autograder.submission.scratch import ScratchCourse
 
 
 def test_the_limits_reach_the_step_as_nbgrader_arguments():
@@ -20,6 +24,16 @@ def test_the_limits_reach_the_step_as_nbgrader_arguments():
 def test_without_arguments_the_course_configuration_decides():
     step = ResilientExecute()
     assert step.deadline == 0.0 and step.output_limit == execute.CELL_OUTPUT_LIMIT
+    assert step.shutdown_kernel == "immediate"  # its outputs and files are all there: no graceful shutdown
+
+
+def test_autograde_runs_in_this_process_and_a_failure_is_an_error_that_leaves_it_as_it_was(tmp_path):
+    """nbgrader autograde runs inside the grading process (no second Python): its failure (here: nothing
+    submitted) raises NbgraderError, and the working folder and environment it ran with are this process's again."""
+    cwd, environment, tempdir = os.getcwd(), dict(os.environ), tempfile.gettempdir()
+    with pytest.raises(NbgraderError, match="nbgrader autograde failed"):
+        ScratchCourse(tmp_path).autograde("s1", env={"PS3_HANDIN_SEED": "7", "TMPDIR": str(tmp_path)})
+    assert os.getcwd() == cwd and dict(os.environ) == environment and tempfile.gettempdir() == tempdir
 
 
 def test_what_to_take_back_reaches_the_step_as_nbgrader_arguments():

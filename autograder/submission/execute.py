@@ -20,7 +20,7 @@ from pathlib import Path
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer, List, Unicode
+from traitlets import Float, Integer, List, Unicode, default
 
 from ..isolation.sandbox import end_user
 
@@ -52,6 +52,12 @@ class ResilientExecute(Execute):
     kernel_workdir = Unicode("", help="The kernels' working folder, where nbgrader writes the executed notebooks "
                                       "(made of real folders again where it lies inside one of kernel_folders)."
                              ).tag(config=True)
+
+    @default("shutdown_kernel")
+    def _kill_the_kernel(self):
+        # What a kernel did is in its outputs and files by now: killing it costs nothing, a graceful shutdown up to
+        # a second per notebook (and what it left is ended anyway, below).
+        return "immediate"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

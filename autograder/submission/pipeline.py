@@ -7,20 +7,28 @@ reads a GradingRequest and writes the GradedCells next to it (``cells.json``).
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+import threading
+import time
+import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from mnist_lab.handin import HANDIN_DIR_ENV, SEED_ENV
 
 from ..course import NOTEBOOKS, release_dir
 from ..isolation import sandbox
 from ..isolation.containment import NONE, USER_ID, contain, containment_kind
+from ..isolation.processes import supervised
 from ..judge.verdicts import judge_all
 from . import execute
 from .formgrader_copies import for_formgrader, set_answer_digests
 from .request import GradedCells, GradingRequest
 from .sanitize import sanitize_all
 from .score import kernel_outcomes, score
+from .stages import Stages, notebook_stages
 from .scratch import ScratchCourse
 
 ANSWER = "cells.json"
@@ -33,23 +41,35 @@ USER_ID_ONLY = ("the kernels ran as a user id of their own, without namespaces (
 
 def grade(request: GradingRequest) -> GradedCells:
     """The whole grading of one submission, in a copy of the generated course."""
+    stages = Stages()
+    if request.requested:
+        stages.add("start the grading process (Python, imports)", request.requested, time.time())
     scratch = Path(request.scratch)
-    course = ScratchCourse.copy_of(Path(request.course), scratch)
-    notebooks = {name: Path(path) for name, path in request.notebooks.items()}
-    repaired, notes, tampered = sanitize_all(notebooks, release_dir(course.path), scratch.parent / "sanitized")
-    course.submit(request.student, repaired)
+    with stages("copy the course"):
+        course = ScratchCourse.copy_of(Path(request.course), scratch)
+    with stages("sanitize"):
+        notebooks = {name: Path(path) for name, path in request.notebooks.items()}
+        repaired, notes, tampered = sanitize_all(notebooks, release_dir(course.path), scratch.parent / "sanitized")
+        course.submit(request.student, repaired)
 
-    runtime = Path(request.runtime)
-    if containment_kind(request.sandbox, request.namespaces) == USER_ID:
-        # No mount namespace shows the kernel its folder: the folder must be one its user id can reach, away
-        # from the course copy's own (hidden tests, gradebook), which only root may read.
-        course.place_autograded(runtime / "autograded")
-    containment = contain(course.autograded(request.student), runtime, request.hide, request.sandbox,
-                          scratch.parent, request.namespaces)
-    workdir = course.autograded(request.student)
-    handin = workdir / ".handin"
-    args, env = _kernel_settings(request, workdir, containment, scratch.parent / "jupyter")
+    with stages("contain"):
+        runtime = Path(request.runtime)
+        if containment_kind(request.sandbox, request.namespaces) == USER_ID:
+            # No mount namespace shows the kernel its folder: the folder must be one its user id can reach, away
+            # from the course copy's own (hidden tests, gradebook), which only root may read.
+            course.place_autograded(runtime / "autograded")
+        containment = contain(course.autograded(request.student), runtime, request.hide, request.sandbox,
+                              scratch.parent, request.namespaces)
+        workdir = course.autograded(request.student)
+        handin = workdir / ".handin"
+        args, env = _kernel_settings(request, workdir, containment, scratch.parent / "jupyter")
+    warm_up = _warm_up_judging()
+    started = time.time()
     course.autograde(request.student, args, env)
+    ended = time.time()
+    for name in NOTEBOOKS:
+        started = notebook_stages(stages, workdir / f"{name}.ipynb", started)
+    stages.add("nbgrader: write the last notebook, end", started, ended)
     if containment is not None:
         sandbox.end_user(containment.uid)  # nothing of the student's runs while the grader judges (root)
     if containment is None and request.sandbox:
@@ -60,11 +80,28 @@ def grade(request: GradingRequest) -> GradedCells:
     kernel = {}
     for name in NOTEBOOKS:
         kernel.update(kernel_outcomes(workdir / f"{name}.ipynb", notes))
-    cells, review = score(course.grades(request.student), judge_all(handin, request.seed), kernel)
-    set_answer_digests(cells, repaired)
-    kept = for_formgrader(repaired, workdir, cells, notes)
+    with stages("judge"):
+        warm_up.join()
+        verdicts = judge_all(handin, request.seed)
+    with stages("score, formgrader copies"):
+        cells, review = score(course.grades(request.student), verdicts, kernel)
+        set_answer_digests(cells, repaired)
+        kept = for_formgrader(repaired, workdir, cells, notes)
     return GradedCells(cells, notes, ([TAMPERED] if tampered else []) + review,
-                       containment.kind if containment else NONE, kept)
+                       containment.kind if containment else NONE, kept, stages.rows)
+
+
+def _warm_up_judging() -> threading.Thread:
+    """Load, while this process only waits on the kernels, what judging will load anyway: the first elementwise
+    operation on the meta device (the judge rebuilds every network there first) imports torch._dynamo, 1.3 s."""
+    def load():
+        import torch  # heavy: imported on this thread, not at the module's top
+
+        torch.relu(torch.zeros(1, device="meta"))
+
+    thread = threading.Thread(target=load, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _kernel_settings(request: GradingRequest, workdir: Path, containment, jupyter: Path) -> tuple[list, dict]:
@@ -92,5 +129,38 @@ def main(request_path: str) -> int:
     return 0
 
 
+def run_forked(request_path: str, log_path: str, memory_mb: int, environment: dict) -> None:
+    """The grading process as the forkserver forks it (launch.py): it sets itself up as a fresh one is started
+    (a session of its own, only its own files open, its output in ``log_path``, no input, the data cap, death
+    with its parent, ``environment``), then grades."""
+    os.setsid()
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # also the batch's pipe that keeps the forkserver alive
+    output = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    os.close(nothing)
+    os.environ.clear()
+    os.environ.update(environment)
+    supervised(memory_mb)()
+    _run(request_path)
+
+
+def _run(request_path: str) -> NoReturn:
+    try:
+        status = main(request_path)
+    except BaseException:  # noqa: BLE001 - its traceback is the log's last lines, which the supervisor reports
+        traceback.print_exc()
+        status = 1
+    # The answer is written (or the failure printed): the interpreter's tear-down (torch, sympy, nbgrader) would
+    # only cost seconds.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    _run(sys.argv[1])

@@ -12,20 +12,20 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
-from ..course import NOTEBOOKS, tool_environment
+from ..course import NOTEBOOKS
 from ..ingest import Submission
 from ..isolation import sandbox
 from ..isolation.containment import NONE, new_runtime
-from ..isolation.processes import kill_tree, supervised
+from ..isolation.processes import kill_tree
 from ..options import Limits
 from ..results import UNFINISHED, SubmissionResult, blank_cells, safe_name
+from . import launch
 from .pipeline import ANSWER
 from .request import GradedCells, GradingRequest
 from .score import is_stop
@@ -39,18 +39,19 @@ class Supervisor:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._running: set[subprocess.Popen] = set()
+        self._running: set = set()
         self.stopped = False
 
-    def start(self, command: list[str], **popen) -> subprocess.Popen | None:
+    def start(self, starter: Callable[[], Any]):
+        """``starter()``'s process (anything with a ``pid``: launch.py), or None once stopped."""
         with self._lock:
             if self.stopped:
                 return None
-            process = subprocess.Popen(command, **popen)
+            process = starter()
             self._running.add(process)
             return process
 
-    def finished(self, process: subprocess.Popen) -> None:
+    def finished(self, process) -> None:
         with self._lock:
             self._running.discard(process)
 
@@ -98,14 +99,11 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
         notebooks={name: str(path) for name, path in submission.notebooks.items()},
         seed=int(submission.digest[:8] or "0", 16), device=device, threads=threads,
         cell_timeout=limits.cell_seconds(device), deadline=time.time() + time_limit, sandbox=limits.sandbox,
-        namespaces=limits.namespaces,
+        namespaces=limits.namespaces, requested=time.time(),
         hide=[str(scratch.parent.parent), *map(str, hide)]).write(scratch / "request.json")  # + the batch folder
     log = scratch / "grading.log"
-    with open(log, "w") as output:
-        # Its own session: a Ctrl-C in the grader's terminal reaches the batch, which stops it (Supervisor).
-        process = supervisor.start([sys.executable, "-m", "autograder.submission.pipeline", str(request)],
-                                   env=tool_environment(), stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=supervised(limits.memory_limit_mb))
+    # Its own session: a Ctrl-C in the grader's terminal reaches the batch, which stops it (Supervisor).
+    process = supervisor.start(lambda: launch.start(request, log, limits.memory_limit_mb))
     if process is None:
         result.status = UNFINISHED
         return
@@ -129,6 +127,8 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
         result.cells, result.review, result.containment = graded.cells, graded.review, graded.containment
         result.contained = graded.containment != NONE
         result.notebooks = graded.notebooks
+        result.stages = graded.stages + [["end the grading process, read its answer", graded.stages[-1][2],
+                                          round(time.time(), 3)]] if graded.stages else []
         result.notes.extend(graded.notes)
     elif result.status != "error":
         result.status = "error"
@@ -136,7 +136,7 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
             result.notes.append(f"grading failed: the grading process was killed by "
                                 f"{signal.Signals(-process.returncode).name}; no points could be recorded")
         else:
-            last = log.read_text(errors="replace").strip().splitlines()[-1:]
+            last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             result.notes.append(f"grading failed: {last[0][:300]}" if last else "grading failed without output")
     stops = sorted({c.message for c in result.cells if is_stop(c.message)})
     if stops:

@@ -40,6 +40,7 @@ class GradingRequest:
     sandbox: bool  # contain the kernels where the sandbox is available
     namespaces: bool  # with namespaces where the machine allows them (False: as a user id of their own only)
     hide: list[str] = field(default_factory=list)  # more folders the kernels must not see (output, submissions)
+    requested: float = 0.0  # seconds since the epoch when the supervisor started the grading process
 
     def write(self, path: Path) -> Path:
         Path(path).write_text(json.dumps(asdict(self)))
@@ -59,6 +60,7 @@ class GradedCells:
     review: list[str]
     containment: str  # how the kernels ran: isolation.containment's NAMESPACES, USER_ID or NONE
     notebooks: dict[str, str]  # the copies a TA opens in formgrader (formgrader_copies.py)
+    stages: list[list] = field(default_factory=list)  # [name, start, end] (stages.py)
 
     def write(self, path: Path) -> Path:
         Path(path).write_text(json.dumps(asdict(self)))

@@ -3,14 +3,17 @@ gradebook of its own), where the student's notebooks are placed, autograded by n
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.api import MissingEntry
+from nbgrader.apps import AutogradeApp
 
-from ..course import ASSIGNMENT, open_gradebook, run_nbgrader
-from ..isolation.processes import die_with_parent
+from ..course import ASSIGNMENT, NbgraderError, open_gradebook, tool_environment
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,19 @@ class ScratchCourse:
         self.autograded_root = Path(folder).resolve()
 
     def autograde(self, student: str, args=(), env: dict | None = None) -> None:
-        # nbgrader dies with the grading process, and its kernels (bwrap's --die-with-parent) with it.
-        run_nbgrader(self.path, "autograde", ASSIGNMENT, "--force", f"--student={student}", *args, env=env,
-                     preexec_fn=die_with_parent)
+        """``nbgrader autograde`` of ``student``, run in this process: a second Python process would spend seconds
+        of every submission starting and importing nbgrader. The kernels it starts are this process's children
+        (bwrap's --die-with-parent: they die with it) and inherit ``env``; nbgrader logs to this process's
+        output."""
+        app = AutogradeApp()
+        with _inside(self.path, {**tool_environment(), **(env or {})}):
+            try:
+                app.initialize([ASSIGNMENT, "--force", f"--student={student}", f"--db={self.db_url}", *args])
+                app.start()
+            except SystemExit as exc:  # nbgrader's apps end with sys.exit on every failure
+                if exc.code:
+                    raise NbgraderError(f"nbgrader autograde failed (exit status {exc.code}; its log is above)"
+                                        ) from None
 
     def grades(self, student: str) -> list[CellGrade]:
         with open_gradebook(self.db_url) as gb:
@@ -71,3 +84,23 @@ class ScratchCourse:
                 return []
             return [CellGrade(nb.name, g.name, g.score, g.max_score, g.needs_manual_grade)
                     for nb in submission.notebooks for g in nb.grades]
+
+
+@contextmanager
+def _inside(folder: Path, environment: dict):
+    """This process working in ``folder`` (where nbgrader reads the course's nbgrader_config.py) with exactly
+    ``environment`` (what the kernels start with), all restored after. jupyter_client writes each kernel's
+    connection file with ``tempfile``, whose folder this process may have chosen before (a forked grading process
+    inherits its forkserver's): it is chosen again, from the TMPDIR given, the folder the contained kernel sees."""
+    cwd, saved, saved_tempdir = os.getcwd(), dict(os.environ), tempfile.tempdir
+    os.chdir(folder)
+    os.environ.clear()
+    os.environ.update(environment)
+    tempfile.tempdir = None
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        tempfile.tempdir = saved_tempdir
+        os.chdir(cwd)

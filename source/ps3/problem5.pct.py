@@ -171,6 +171,8 @@ print("epochs_for: the reference budgets work")
 def make_augmentation():
     """A torchvision transform: random rotation, then a random 24x24 crop, drawn anew for every image."""
     ### BEGIN SOLUTION
+    from torchvision import transforms  # here, not above: the grader imports this module and needs no torchvision
+
     return transforms.Compose([transforms.RandomRotation(15), transforms.RandomCrop(24)])
     ### END SOLUTION
 

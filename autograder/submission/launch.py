@@ -1,0 +1,81 @@
+"""How a grading process starts: forked from a server that has already imported the grader, or as a fresh Python.
+
+A fresh interpreter spends seconds of every submission importing nbgrader, torch and the judge before it does
+anything. Python's forkserver (multiprocessing) imports them once per batch, in a process of its own started
+before any thread of the batch, and forks each grading process from it. Where a process may not have children
+that way (a Dask worker runs as a daemonic process), the grading process is a fresh interpreter, as before.
+
+Either way the supervisor sees the same thing (``process.py``): a pid whose process tree it may kill, ``wait``
+with a timeout, and ``returncode`` (negative: the signal that ended it). Either way the grading process runs in
+a session of its own, with its output in a file, its data segment capped, and SIGKILL once the process that
+started it ends (for a forked one: the forkserver, which ends with the batch).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.forkserver
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from ..course import tool_environment
+from ..isolation.processes import supervised
+from . import pipeline
+
+# What the forkserver imports before its first fork: the whole grading process, and what the judge's first
+# operation on the meta device would otherwise import in every submission (torch._dynamo, 1.3 s).
+PRELOAD = ["autograder.submission.pipeline", "torch._dynamo"]
+
+
+class Forked:
+    """A grading process forked by the forkserver, with the part of ``subprocess.Popen``'s interface the
+    supervisor uses."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess):
+        self._process = process
+        self.pid = process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired("grading process", timeout)
+        return self._process.exitcode
+
+
+@lru_cache(maxsize=1)
+def _forkserver():
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def can_fork() -> bool:
+    """Whether this process may start grading processes through the forkserver (a daemonic one may not)."""
+    return not multiprocessing.current_process().daemon
+
+
+def warm_up() -> None:
+    """Start the forkserver now, so that its imports overlap with the batch's own preparation."""
+    if can_fork():
+        _forkserver()
+        multiprocessing.forkserver.ensure_running()
+
+
+def start(request: Path, log: Path, memory_mb: int):
+    """Start the grading process of ``request``: forked where possible, else a fresh interpreter."""
+    if can_fork():
+        process = _forkserver().Process(target=pipeline.run_forked, name="grading",
+                                        args=(str(request), str(log), memory_mb, tool_environment()))
+        process.start()
+        return Forked(process)
+    with open(log, "w") as output:
+        return subprocess.Popen([sys.executable, "-m", "autograder.submission.pipeline", str(request)],
+                                env=tool_environment(), stdout=output, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=supervised(memory_mb))
