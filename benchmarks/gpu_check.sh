@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks, as one script for a lent GPU machine (see the device tool): the lab's and the preflight's GPU
 # tests (a probe started in the sandbox like a kernel trains on the GPU), one reference submission graded in
-# Gradescope mode on CUDA, the accuracy floor's family of valid networks on CUDA (seeds 0-4), and the grading
-# benchmark on CUDA.
+# Gradescope mode on CUDA, the accuracy floor's family of valid networks on CUDA (seeds 0-4), where one
+# submission's time goes on CUDA (profile_submission.py), and a batch of 16 with the default workers on CUDA.
 #
 # The GPU image has PyTorch but no Jupyter/nbgrader stack. Prepare on a machine with pip, in the repo root:
 #   echo /.whl/ >> .git/info/exclude; echo /.gpu/ >> .git/info/exclude
@@ -26,4 +26,5 @@ timeout 200 python3 -m autograder gradescope --submission tests/examples/referen
 echo "one reference submission, Gradescope mode, cuda: ${SECONDS} s wall"
 timeout 240 python3 benchmarks/bench_family.py --device cuda --label gpu 2>&1 | tail -22
 cp benchmarks/results/family-gpu.json "$OUT/" 2>/dev/null
-timeout 300 python3 benchmarks/bench_grading.py --device cuda --batch 4 --workers 1 4 --json "$OUT/grading-gpu.json" 2>&1 | tail -6
+timeout 120 python3 benchmarks/profile_submission.py --json "$OUT/profile-gpu.json" -- --device cuda 2>&1 | tail -26
+timeout 300 python3 benchmarks/bench_grading.py --device cuda --batch 16 --workers 0 --json "$OUT/grading-gpu.json" 2>&1 | tail -6

@@ -2,6 +2,7 @@
 every process the batch started within seconds, saves no half result, leaves no runtime folder, and the same
 command then finishes the batch with the grades of an uninterrupted run."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -28,6 +29,17 @@ def _kernels(process: psutil.Process) -> list[psutil.Process]:
         except psutil.Error:
             pass
     return found
+
+
+def _grading_process(kernel: psutil.Process, batch: psutil.Process) -> psutil.Process:
+    """The grading process above ``kernel`` (forked by the batch's forkserver, or started by the batch): the
+    outermost process between them that leads a session of its own."""
+    between = []
+    for parent in kernel.parents():
+        if parent.pid == batch.pid:
+            break
+        between.append(parent)
+    return [p for p in between if os.getsid(p.pid) == p.pid][-1]
 
 
 def _alive(processes: list[psutil.Process]) -> list[int]:
@@ -89,7 +101,7 @@ def test_a_stopped_batch_ends_everything_and_the_same_command_finishes_it(tmp_pa
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=lambda how: how.name)
 def test_a_grading_process_killed_by_any_signal_takes_nbgrader_and_its_kernel_with_it(tmp_path, how):
-    """The grading process (``autograder.submission.pipeline``) dies while its kernel trains: nbgrader and the
+    """The grading process (``autograder.submission.pipeline``, forked) dies while its kernel trains: nbgrader and the
     kernel end within 10 s, the batch goes on (the submission is an error, saying so), no runtime folder is left."""
     shutil.copytree(EXAMPLES / "reference", tmp_path / "submissions" / "s1")
     before = ps3_folders()
@@ -101,7 +113,7 @@ def test_a_grading_process_killed_by_any_signal_takes_nbgrader_and_its_kernel_wi
         assert grade.poll() is None and time.monotonic() < deadline, "no kernel started"
         time.sleep(0.2)
     time.sleep(5)
-    [pipeline] = [p for p in batch.children(recursive=True) if "autograder.submission.pipeline" in p.cmdline()]
+    pipeline = _grading_process(_kernels(batch)[0], batch)
     below = pipeline.children(recursive=True)
     assert _kernels(pipeline)
     pipeline.send_signal(how)
@@ -113,3 +125,25 @@ def test_a_grading_process_killed_by_any_signal_takes_nbgrader_and_its_kernel_wi
     [result] = [ResultStore(tmp_path / "out" / "results").load("s1")]
     assert result.status == "error" and f"the grading process was killed by {how.name}" in " ".join(result.notes)
     assert ps3_folders() <= before
+
+
+def test_a_batch_killed_outright_takes_everything_it_started_with_it(tmp_path):
+    """SIGKILL to the batch (no handler runs): its forkserver, the grading process and the kernel end within 10 s
+    all the same (the forkserver ends with the batch, the grading process with the forkserver, the kernel with
+    the grading process). The next run removes the runtime folder it left (tests/test_grading.py)."""
+    shutil.copytree(EXAMPLES / "reference", tmp_path / "submissions" / "s1")
+    grade = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "submissions", "--out", "out",
+                              "--workers", "1", "--no-progress"], cwd=tmp_path, env=tool_environment(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    batch, deadline = psutil.Process(grade.pid), time.monotonic() + 300
+    while not _kernels(batch):
+        assert grade.poll() is None and time.monotonic() < deadline, "no kernel started"
+        time.sleep(0.2)
+    started = batch.children(recursive=True)
+    assert _grading_process(_kernels(batch)[0], batch) in started
+    grade.kill()
+    grade.wait()
+    stopped_by = time.monotonic() + 10
+    while _alive(started) and time.monotonic() < stopped_by:
+        time.sleep(0.1)
+    assert _alive(started) == [], "a process of the batch outlived it"
