@@ -59,7 +59,8 @@ def _limit_arguments(parser) -> None:
 
 def _batch_arguments(parser) -> None:
     _limit_arguments(parser)
-    parser.add_argument("--workers", type=int, default=None, help="submissions at once (default: cores / 2, min 1)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="submissions at once (default: one per core, as many as the memory holds; README)")
 
 
 def _limits(args) -> Limits:
@@ -69,7 +70,8 @@ def _limits(args) -> Limits:
 
 
 def _batch_options(args, **extra) -> BatchOptions:
-    return BatchOptions(limits=_limits(args), workers=args.workers or default_workers(),
+    limits = _limits(args)
+    return BatchOptions(limits=limits, workers=args.workers or default_workers(limits.resolved_device()),
                         progress=not args.no_progress, **extra)
 
 

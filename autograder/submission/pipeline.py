@@ -23,6 +23,7 @@ from ..isolation import sandbox
 from ..isolation.containment import NONE, USER_ID, contain, containment_kind
 from ..isolation.processes import supervised
 from ..judge.verdicts import judge_all
+from ..options import GPU_MEMORY_PER_KERNEL_GB
 from . import execute
 from .formgrader_copies import for_formgrader, set_answer_digests
 from .request import GradedCells, GradingRequest
@@ -112,6 +113,8 @@ def _kernel_settings(request: GradingRequest, workdir: Path, containment, jupyte
                                  str(workdir))
     env = {HANDIN_DIR_ENV: str(workdir / ".handin"), SEED_ENV: str(request.seed),
            "MNIST_LAB_DEVICE": request.device, "MNIST_LAB_THREADS": str(request.threads)}
+    if request.device == "cuda":  # several workers share the GPU: each kernel's share of its memory
+        env["MNIST_LAB_GPU_MEMORY_GB"] = str(GPU_MEMORY_PER_KERNEL_GB)
     if containment is not None:
         sandbox.write_kernel_spec(jupyter, containment.policy_path)
         # The kernel has no network: it talks to nbclient over Unix sockets in its runtime folder, whose connection

@@ -21,8 +21,12 @@ import os
 import random
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 # torch is imported by the functions that need it, not here: problem 6's hidden tests record sympy answers and
 # numpy arrays only, and importing torch would add more than a second to that notebook's grading.
@@ -371,8 +375,6 @@ def epochs(cell: str, epochs_for) -> None:
 
 def augmentation_images(seed_: int) -> torch.Tensor:
     """The test images the augmentation is applied to, drawn by the grader's seed (the grader draws the same)."""
-    import torch
-
     from .train import lab_data
 
     return lab_data("cpu").test_x[random.Random(seed_).sample(range(10000), AUGMENT_IMAGES)]

@@ -67,11 +67,23 @@ class RunResult:
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but no CUDA device is available; use 'auto' or 'cpu'")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' was requested but no CUDA device is available; use 'auto' or 'cpu'")
+        _share_the_gpu(device)
     return device
+
+
+def _share_the_gpu(device: torch.device) -> None:
+    """Where a grader shares one GPU among several kernels, it sets MNIST_LAB_GPU_MEMORY_GB: this process's
+    caching allocator may then hold at most that much of the GPU, so a training that needs more fails with CUDA's
+    out-of-memory error instead of starving the other students' kernels."""
+    cap = os.environ.get("MNIST_LAB_GPU_MEMORY_GB")
+    if cap:
+        total = torch.cuda.get_device_properties(device).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, float(cap) * 2**30 / total), device)
 
 
 def default_threads() -> int:

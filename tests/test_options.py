@@ -1,0 +1,43 @@
+"""How many submissions a batch grades at once by default, and each kernel's threads (options.py)."""
+
+import pytest
+
+from autograder import options
+from autograder.options import BatchOptions, Limits, default_workers
+
+GIB = 2**30
+
+
+class _Memory:
+    def __init__(self, gb: float):
+        self.total = gb * GIB
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    """A machine with the given cores, host memory and GPU memory (GB)."""
+    def make(cores: int, memory_gb: float, gpu_gb: float = 0.0):
+        monkeypatch.setattr(options, "available_cores", lambda: cores)
+        monkeypatch.setattr(options.psutil, "virtual_memory", lambda: _Memory(memory_gb))
+        monkeypatch.setattr(options, "gpu_memory_gb", lambda: gpu_gb)
+    return make
+
+
+def test_on_a_cpu_one_worker_per_core_each_training_on_one_thread(machine):
+    machine(cores=2, memory_gb=24)
+    assert default_workers("cpu") == 2
+    assert BatchOptions(Limits(device="cpu"), workers=default_workers("cpu")).threads_per_submission() == 1
+
+
+def test_never_more_workers_than_the_memory_holds(machine):
+    machine(cores=64, memory_gb=16)
+    assert default_workers("cpu") == 16 // options.HOST_MEMORY_PER_WORKER_GB
+    machine(cores=4, memory_gb=1)
+    assert default_workers("cpu") == 1  # always at least one
+
+
+def test_on_cuda_also_no_more_than_the_gpu_holds(machine):
+    machine(cores=16, memory_gb=128, gpu_gb=139.8)  # the lent H200: the cores decide
+    assert default_workers("cuda") == 16
+    machine(cores=16, memory_gb=128, gpu_gb=15.6)  # a 16 GB card: 3 kernels of 4 GB
+    assert default_workers("cuda") == 15 // options.GPU_MEMORY_PER_KERNEL_GB
