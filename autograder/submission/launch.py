@@ -13,6 +13,7 @@ started it ends (for a forked one: the forkserver, which ends with the batch).
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import multiprocessing.forkserver
 import subprocess
@@ -22,11 +23,13 @@ from pathlib import Path
 
 from ..course import tool_environment
 from ..isolation.processes import supervised
-from . import pipeline
 
+# The grading process's module, named rather than imported: this module stays light, so that a grading command
+# can start the forkserver before it imports anything heavy itself (autograder/__main__.py).
+PIPELINE = "autograder.submission.pipeline"
 # What the forkserver imports before its first fork: the whole grading process, and what the judge's first
 # operation on the meta device would otherwise import in every submission (torch._dynamo, 1.3 s).
-PRELOAD = ["autograder.submission.pipeline", "torch._dynamo"]
+PRELOAD = [PIPELINE, "torch._dynamo"]
 
 
 class Forked:
@@ -67,15 +70,20 @@ def warm_up() -> None:
         multiprocessing.forkserver.ensure_running()
 
 
+def _grade_forked(*args) -> None:
+    """In the forked grading process: the pipeline's entry point (already imported: the forkserver preloaded it)."""
+    importlib.import_module(PIPELINE).run_forked(*args)
+
+
 def start(request: Path, log: Path, memory_mb: int):
     """Start the grading process of ``request``: forked where possible, else a fresh interpreter."""
     if can_fork():
-        process = _forkserver().Process(target=pipeline.run_forked, name="grading",
+        process = _forkserver().Process(target=_grade_forked, name="grading",
                                         args=(str(request), str(log), memory_mb, tool_environment()))
         process.start()
         return Forked(process)
     with open(log, "w") as output:
-        return subprocess.Popen([sys.executable, "-m", "autograder.submission.pipeline", str(request)],
+        return subprocess.Popen([sys.executable, "-m", PIPELINE, str(request)],
                                 env=tool_environment(), stdout=output, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 preexec_fn=supervised(memory_mb))

@@ -26,13 +26,12 @@ from ..judge.verdicts import judge_all
 from ..options import GPU_MEMORY_PER_KERNEL_GB
 from . import execute
 from .formgrader_copies import for_formgrader, set_answer_digests
-from .request import GradedCells, GradingRequest
+from .request import ANSWER, GradedCells, GradingRequest
 from .sanitize import sanitize_all
 from .score import kernel_outcomes, score
 from .stages import Stages, notebook_stages
 from .scratch import ScratchCourse
 
-ANSWER = "cells.json"
 TAMPERED = "test or locked cells were changed, deleted or duplicated (restored before grading)"
 UNCONTAINED = ("the kernels ran without containment (it needs root, bubblewrap and user namespaces; "
                "see the README)")

@@ -26,8 +26,7 @@ from ..isolation.processes import kill_tree
 from ..options import Limits
 from ..results import UNFINISHED, SubmissionResult, blank_cells, safe_name
 from . import launch
-from .pipeline import ANSWER
-from .request import GradedCells, GradingRequest
+from .request import ANSWER, GradedCells, GradingRequest
 from .score import is_stop
 
 SUPERVISION_SLACK = 120  # seconds past the submission's time limit before its process tree is killed

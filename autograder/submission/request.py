@@ -10,6 +10,9 @@ from pathlib import Path
 from ..results import CellResult
 
 
+ANSWER = "cells.json"  # the grading process's answer, written next to its request
+
+
 class RequestError(ValueError):
     """A request or answer file that does not hold exactly the fields of its type."""
 

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from ..cells import BY_ID
-from ..judge.verdicts import CellVerdict
 from ..results import CellResult
 from .execute import (CELL_OUTPUT_LIMIT, DIED_BEFORE, DIED_EARLIER, DIED_HERE, OUT_OF_TIME, STOPPED, STUCK_EARLIER,
                       TIMED_OUT, TRUNCATED)
 from .scratch import CellGrade
+
+if TYPE_CHECKING:  # only named here: the judge (torch) is for the grading process, not its supervisor
+    from ..judge.verdicts import CellVerdict
 
 # Error names of a cell the grading stopped (its own step, or nbclient's timeout): their messages are the grader's.
 STOP_REASONS = (STOPPED, "CellTimeoutError")
