@@ -36,15 +36,17 @@ def default_workers(device: str = "cpu") -> int:
     machine two workers graded 1.4x as many submissions a minute as one: README "Grading speed"); on CUDA also
     no more than the GPU holds at GPU_MEMORY_PER_KERNEL_GB each; never more than the host's memory holds."""
     workers = min(available_cores(), int(psutil.virtual_memory().total / 2**30 // HOST_MEMORY_PER_WORKER_GB))
-    if device == "cuda":
-        workers = min(workers, int(gpu_memory_gb() // GPU_MEMORY_PER_KERNEL_GB))
+    gpu = gpu_memory_gb() if device == "cuda" else 0.0
+    if gpu:
+        workers = min(workers, int(gpu // GPU_MEMORY_PER_KERNEL_GB))
     return max(1, workers)
 
 
 def gpu_memory_gb() -> float:
+    """The first CUDA device's memory; 0 where there is none (the batch's preflight then refuses, saying why)."""
     import torch  # heavy: only on a CUDA machine
 
-    return torch.cuda.get_device_properties(0).total_memory / 2**30
+    return torch.cuda.get_device_properties(0).total_memory / 2**30 if torch.cuda.is_available() else 0.0
 
 
 @dataclass(frozen=True)

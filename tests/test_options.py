@@ -41,3 +41,8 @@ def test_on_cuda_also_no_more_than_the_gpu_holds(machine):
     assert default_workers("cuda") == 16
     machine(cores=16, memory_gb=128, gpu_gb=15.6)  # a 16 GB card: 3 kernels of 4 GB
     assert default_workers("cuda") == 15 // options.GPU_MEMORY_PER_KERNEL_GB
+
+
+def test_on_cuda_without_a_gpu_the_count_is_the_cpus_and_the_preflight_says_why(machine):
+    machine(cores=2, memory_gb=24, gpu_gb=0.0)
+    assert default_workers("cuda") == 2

@@ -99,12 +99,9 @@ def test_a_stopped_batch_ends_everything_and_the_same_command_finishes_it(tmp_pa
     assert (s2.automatic_points, s2.status) == (8.5, "graded")
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=lambda how: how.name)
-def test_a_grading_process_killed_by_any_signal_takes_nbgrader_and_its_kernel_with_it(tmp_path, how):
-    """The grading process (``autograder.submission.pipeline``, forked) dies while its kernel trains: nbgrader and the
-    kernel end within 10 s, the batch goes on (the submission is an error, saying so), no runtime folder is left."""
+def _reference_until_its_kernel_runs(tmp_path) -> tuple[subprocess.Popen, psutil.Process]:
+    """`grade` of one reference submission with one worker, once its first kernel runs."""
     shutil.copytree(EXAMPLES / "reference", tmp_path / "submissions" / "s1")
-    before = ps3_folders()
     grade = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "submissions", "--out", "out",
                               "--workers", "1", "--no-progress"], cwd=tmp_path, env=tool_environment(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -112,6 +109,15 @@ def test_a_grading_process_killed_by_any_signal_takes_nbgrader_and_its_kernel_wi
     while not _kernels(batch):
         assert grade.poll() is None and time.monotonic() < deadline, "no kernel started"
         time.sleep(0.2)
+    return grade, batch
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=lambda how: how.name)
+def test_a_grading_process_killed_by_any_signal_takes_nbgrader_and_its_kernel_with_it(tmp_path, how):
+    """The grading process (``autograder.submission.pipeline``, forked) dies while its kernel trains: nbgrader and the
+    kernel end within 10 s, the batch goes on (the submission is an error, saying so), no runtime folder is left."""
+    before = ps3_folders()
+    grade, batch = _reference_until_its_kernel_runs(tmp_path)
     time.sleep(5)
     pipeline = _grading_process(_kernels(batch)[0], batch)
     below = pipeline.children(recursive=True)
@@ -131,14 +137,7 @@ def test_a_batch_killed_outright_takes_everything_it_started_with_it(tmp_path):
     """SIGKILL to the batch (no handler runs): its forkserver, the grading process and the kernel end within 10 s
     all the same (the forkserver ends with the batch, the grading process with the forkserver, the kernel with
     the grading process). The next run removes the runtime folder it left (tests/test_grading.py)."""
-    shutil.copytree(EXAMPLES / "reference", tmp_path / "submissions" / "s1")
-    grade = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "submissions", "--out", "out",
-                              "--workers", "1", "--no-progress"], cwd=tmp_path, env=tool_environment(),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    batch, deadline = psutil.Process(grade.pid), time.monotonic() + 300
-    while not _kernels(batch):
-        assert grade.poll() is None and time.monotonic() < deadline, "no kernel started"
-        time.sleep(0.2)
+    grade, batch = _reference_until_its_kernel_runs(tmp_path)
     started = batch.children(recursive=True)
     assert _grading_process(_kernels(batch)[0], batch) in started
     grade.kill()

@@ -16,10 +16,14 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import multiprocessing.forkserver
+import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+
+import psutil
 
 from ..course import tool_environment
 from ..isolation.processes import supervised
@@ -67,7 +71,40 @@ def warm_up() -> None:
     """Start the forkserver now, so that its imports overlap with the batch's own preparation."""
     if can_fork():
         _forkserver()
-        multiprocessing.forkserver.ensure_running()
+        with _standard_streams_closed():
+            multiprocessing.forkserver.ensure_running()
+
+
+@contextmanager
+def _standard_streams_closed():
+    """This process's standard input and output are /dev/null while it starts the forkserver (and its resource
+    tracker), which inherit them: neither may keep a pipe of the caller open once this process has ended (a
+    script waiting for the grader's output to end would wait for their tear-down too). Only called before any
+    thread of a batch runs."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    nothing = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in (0, 1, 2):
+            os.dup2(nothing, fd)
+        yield
+    finally:
+        for fd, copy in zip((0, 1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(nothing)
+
+
+def stop_forkserver() -> None:
+    """End this process's forkserver at once (a stopped batch: its tear-down, with torch imported, takes seconds;
+    a later batch starts a new one)."""
+    for child in psutil.Process().children():
+        try:
+            if "multiprocessing.forkserver" in " ".join(child.cmdline()):
+                child.kill()
+        except psutil.Error:
+            pass
 
 
 def _grade_forked(*args) -> None:

@@ -60,6 +60,7 @@ class Supervisor:
             running = list(self._running)
         for process in running:
             kill_tree(process.pid)
+        launch.stop_forkserver()
 
 
 def grade_submission(submission: Submission, course: Path, work: Path, limits: Limits, threads: int = 1,
