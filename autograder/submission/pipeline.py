@@ -1,6 +1,6 @@
 """One submission, inside its own grading process: sanitize -> execute -> judge -> score.
 
-    python -m autograder.submission.pipeline REQUEST.json     (started by process.grade_submission)
+    forked by launch.start (run_forked), or: python -m autograder.submission.pipeline REQUEST.json
 
 reads a GradingRequest and writes the GradedCells next to it (``cells.json``).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -63,7 +62,6 @@ def grade(request: GradingRequest) -> GradedCells:
         workdir = course.autograded(request.student)
         handin = workdir / ".handin"
         args, env = _kernel_settings(request, workdir, containment, scratch.parent / "jupyter")
-    warm_up = _warm_up_judging()
     started = time.time()
     course.autograde(request.student, args, env)
     ended = time.time()
@@ -81,7 +79,6 @@ def grade(request: GradingRequest) -> GradedCells:
     for name in NOTEBOOKS:
         kernel.update(kernel_outcomes(workdir / f"{name}.ipynb", notes))
     with stages("judge"):
-        warm_up.join()
         verdicts = judge_all(handin, request.seed)
     with stages("score, formgrader copies"):
         cells, review = score(course.grades(request.student), verdicts, kernel)
@@ -89,19 +86,6 @@ def grade(request: GradingRequest) -> GradedCells:
         kept = for_formgrader(repaired, workdir, cells, notes)
     return GradedCells(cells, notes, ([TAMPERED] if tampered else []) + review,
                        containment.kind if containment else NONE, kept, stages.rows)
-
-
-def _warm_up_judging() -> threading.Thread:
-    """Load, while this process only waits on the kernels, what judging will load anyway: the first elementwise
-    operation on the meta device (the judge rebuilds every network there first) imports torch._dynamo, 1.3 s."""
-    def load():
-        import torch  # heavy: imported on this thread, not at the module's top
-
-        torch.relu(torch.zeros(1, device="meta"))
-
-    thread = threading.Thread(target=load, name="warm-up", daemon=True)
-    thread.start()
-    return thread
 
 
 def _kernel_settings(request: GradingRequest, workdir: Path, containment, jupyter: Path) -> tuple[list, dict]:
