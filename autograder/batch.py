@@ -12,6 +12,7 @@ submissions.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +24,7 @@ from .executors import open_executor
 from .ingest import ingest
 from .isolation.preflight import check_device
 from .options import BatchOptions
-from .outputs import gradebook, grading_folder
+from .outputs import class_report, gradebook, grading_folder
 from .outputs.export import export
 from .results import UNFINISHED, ResultStore, SubmissionResult
 from .submission import launch
@@ -56,6 +57,8 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
     grading_folder.open_folder(out, course, db_url)
     for student in gradebook.missing(db_url, list(results)):  # saved, but killed before the gradebook had it
         gradebook.record(db_url, results[student])
+    if todo:  # the class report's plotting, imported while this process only waits for results
+        threading.Thread(target=class_report.import_plotting, name="import plotting").start()
     bar = _progress(len(todo), options.progress)
     with open_executor(options) as executor:
         for result in executor.grade(todo, course, work, options, hide):

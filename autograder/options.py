@@ -7,6 +7,7 @@ Core counting lives here too: the default number of workers and each kernel's tr
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 
 import psutil
@@ -44,9 +45,25 @@ def default_workers(device: str = "cpu") -> int:
 
 def gpu_memory_gb() -> float:
     """The first CUDA device's memory; 0 where there is none (the batch's preflight then refuses, saying why)."""
+    if not cuda_available():
+        return 0.0
     import torch  # heavy: only on a CUDA machine
 
-    return torch.cuda.get_device_properties(0).total_memory / 2**30 if torch.cuda.is_available() else 0.0
+    return torch.cuda.get_device_properties(0).total_memory / 2**30
+
+
+# The device files CUDA opens on Linux: the NVIDIA driver's, or WSL 2's GPU bridge. Without any of them torch
+# cannot see a GPU, and asking it would cost a grading command a second importing torch.
+CUDA_DEVICE_FILES = ("/dev/nvidiactl", "/dev/dxg")
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA device (on Linux, without importing torch where no driver's device file exists)."""
+    if sys.platform.startswith("linux") and not any(os.path.exists(path) for path in CUDA_DEVICE_FILES):
+        return False
+    import torch  # heavy: only where a GPU may be
+
+    return torch.cuda.is_available()
 
 
 @dataclass(frozen=True)
@@ -64,9 +81,7 @@ class Limits:
 
     def resolved_device(self) -> str:
         if self.device == "auto":
-            import torch  # heavy: only when the device is not given
-
-            return "cuda" if torch.cuda.is_available() else "cpu"
+            return "cuda" if cuda_available() else "cpu"
         return self.device
 
     def cell_seconds(self, device: str | None = None) -> int:

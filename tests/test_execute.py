@@ -4,14 +4,18 @@ what it takes back from a contained kernel before nbgrader writes there."""
 import os
 import shutil
 import tempfile
+import threading
+import time
 
+import psutil
 import pytest
 from nbgrader.apps import AutogradeApp
 
-from autograder.course import NbgraderError
+from autograder.course import NbgraderError, generated_course
 from autograder.submission import execute
 from autograder.submission.execute import ResilientExecute
 from autograder.submission.scratch import ScratchCourse
+from autograder.testing.examples import EXAMPLES
 
 
 def test_the_limits_reach_the_step_as_nbgrader_arguments():
@@ -34,6 +38,33 @@ def test_autograde_runs_in_this_process_and_a_failure_is_an_error_that_leaves_it
     with pytest.raises(NbgraderError, match="nbgrader autograde failed"):
         ScratchCourse(tmp_path).autograde("s1", env={"PS3_HANDIN_SEED": "7", "TMPDIR": str(tmp_path)})
     assert os.getcwd() == cwd and dict(os.environ) == environment and tempfile.gettempdir() == tempdir
+
+
+def test_nothing_runs_alongside_an_autograde_that_starts_no_kernel(tmp_path):
+    ran = []
+    with pytest.raises(NbgraderError):
+        ScratchCourse(tmp_path).autograde("s1", env={"TMPDIR": str(tmp_path)}, meanwhile=lambda: ran.append(1))
+    assert ran == []
+
+
+@pytest.mark.slow
+def test_what_runs_alongside_autograde_starts_with_the_first_kernel_and_ends_before_the_environment_is_restored(
+        tmp_path):
+    """``meanwhile`` (the judge's imports) runs in another thread once a kernel is ready, in the kernels'
+    environment, and is joined before this process's environment is restored."""
+    seen = {}
+
+    def meanwhile():
+        kernels = [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+        time.sleep(1.0)  # longer than the rest of this autograde: it must still be waited for
+        seen.update(thread=threading.current_thread() is not threading.main_thread(),
+                    seed=os.environ.get("PS3_HANDIN_SEED"), kernels=len(kernels))
+    course = ScratchCourse.copy_of(generated_course(), tmp_path / "course")
+    course.submit("s1", {"problem7": EXAMPLES / "reference" / "ps3" / "problem7.ipynb"})
+    course.autograde("s1", env={"PS3_HANDIN_SEED": "7", "TMPDIR": str(tmp_path)}, meanwhile=meanwhile)
+    assert seen == {"thread": True, "seed": "7", "kernels": 1}
+    assert "PS3_HANDIN_SEED" not in os.environ
+    assert [g.grade_id for g in course.grades("s1") if g.notebook == "problem7" and g.score][:1]
 
 
 def test_what_to_take_back_reaches_the_step_as_nbgrader_arguments():

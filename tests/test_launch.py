@@ -5,6 +5,7 @@ its own files open, its output in its log, its data capped, killable with its tr
 import multiprocessing
 import os
 import subprocess
+import sys
 import time
 
 import psutil
@@ -68,3 +69,15 @@ def test_inside_a_daemonic_process_it_is_a_fresh_interpreter(tmp_path):
     assert answer.get(timeout=180) == ("Popen", 1)
     daemon.join(30)
     assert "RequestError" in log.read_text().strip().splitlines()[-1]
+
+
+def test_the_forkserver_imports_no_judge_which_each_grading_process_imports_by_name():
+    """The first fork waits for the forkserver's imports: torch and sympy (the judge's) are not among them; the
+    grading process imports the judge's modules by name (pipeline.JUDGE), so each name must be one."""
+    code = ("import importlib, sys\nfrom autograder.submission import launch, pipeline\n"
+            "for name in launch.PRELOAD: importlib.import_module(name)\n"
+            "print(*[m for m in ('torch', 'sympy', 'matplotlib') if m in sys.modules])\n"
+            "for name in pipeline.JUDGE: importlib.import_module(name)\n"
+            "print('judge' if 'autograder.judge.verdicts' in sys.modules and 'torch' in sys.modules else '')")
+    lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert lines.splitlines() == ["", "judge"], lines

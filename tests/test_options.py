@@ -46,3 +46,29 @@ def test_on_cuda_also_no_more_than_the_gpu_holds(machine):
 def test_on_cuda_without_a_gpu_the_count_is_the_cpus_and_the_preflight_says_why(machine):
     machine(cores=2, memory_gb=24, gpu_gb=0.0)
     assert default_workers("cuda") == 2
+
+
+def test_auto_device_agrees_with_torch_without_importing_it_where_no_driver_is():
+    import subprocess
+    import sys
+
+    import torch
+
+    assert options.cuda_available() == torch.cuda.is_available()
+    assert Limits().resolved_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    if any(map(options.os.path.exists, options.CUDA_DEVICE_FILES)):
+        pytest.skip("this machine has a GPU driver: torch is asked")
+    asked = subprocess.run([sys.executable, "-c", "import sys; from autograder.options import Limits; "
+                            "print(Limits().resolved_device(), 'torch' in sys.modules)"],
+                           capture_output=True, text=True, check=True)
+    assert asked.stdout.split() == ["cpu", "False"]
+
+
+def test_auto_device_asks_torch_where_a_driver_is(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(options.os.path, "exists", lambda path: path == "/dev/nvidiactl")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert Limits().resolved_device() == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert Limits().resolved_device() == "cpu"

@@ -138,12 +138,11 @@ def check_kernel_access(limits: Limits) -> None:
 def check_device(limits: Limits, hide: Iterable[str] = ()) -> str:
     """The device the batch trains on, once a kernel has shown it can; PreflightError (with the fix) if not:
     kernels that cannot read what they need (check_kernel_access), or a device they cannot use (DeviceError)."""
-    import torch
-
     check_kernel_access(limits)
     device = limits.resolved_device()
     if device != "cuda":
         return device
+    import torch  # heavy: only for a GPU
     if not torch.cuda.is_available():
         raise DeviceError("--device cuda, but torch sees no CUDA device on this machine "
                           f"(torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}): "

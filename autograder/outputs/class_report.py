@@ -27,6 +27,7 @@ import base64
 import csv
 import hashlib
 import html
+import importlib
 import io
 import json
 import math
@@ -233,6 +234,12 @@ def _gain_summary(gains: list[dict]) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- the figures
+
+def import_plotting() -> None:
+    """Import what drawing the figures needs (matplotlib: half a second), e.g. in a thread while a batch grades."""
+    for module in ("matplotlib.figure", "matplotlib.backends.backend_agg"):
+        importlib.import_module(module)
+
 
 def _figure(width: float, height: float, **grid):
     from matplotlib.figure import Figure  # the Agg canvas: no display, no pyplot state

@@ -1,9 +1,11 @@
 """How a grading process starts: forked from a server that has already imported the grader, or as a fresh Python.
 
-A fresh interpreter spends seconds of every submission importing nbgrader, torch and the judge before it does
-anything. Python's forkserver (multiprocessing) imports them once per batch, in a process of its own started
-before any thread of the batch, and forks each grading process from it. Where a process may not have children
-that way (a Dask worker runs as a daemonic process), the grading process is a fresh interpreter, as before.
+A fresh interpreter spends seconds of every submission importing nbgrader before it does anything. Python's
+forkserver (multiprocessing) imports it once per batch, in a process of its own started before any thread of the
+batch, and forks each grading process from it. (The judge's imports, torch and sympy, are each grading process's
+own, in a thread while its kernels run: in the forkserver they would delay the first fork by two seconds.)
+Where a process may not have children that way (a Dask worker runs as a daemonic process), the grading process
+is a fresh interpreter, as before.
 
 Either way the supervisor sees the same thing (``process.py``): a pid whose process tree it may kill, ``wait``
 with a timeout, and ``returncode`` (negative: the signal that ended it). Either way the grading process runs in
@@ -31,9 +33,9 @@ from ..isolation.processes import supervised
 # The grading process's module, named rather than imported: this module stays light, so that a grading command
 # can start the forkserver before it imports anything heavy itself (autograder/__main__.py).
 PIPELINE = "autograder.submission.pipeline"
-# What the forkserver imports before its first fork: the whole grading process, and what the judge's first
-# operation on the meta device would otherwise import in every submission (torch._dynamo, 1.3 s).
-PRELOAD = [PIPELINE, "torch._dynamo"]
+# What the forkserver imports before its first fork: the grading process up to its judge (nbgrader, nbformat,
+# jupyter_client), which each grading process imports while its kernels run (pipeline.JUDGE).
+PRELOAD = [PIPELINE]
 
 
 class Forked:

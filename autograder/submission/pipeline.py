@@ -7,6 +7,7 @@ reads a GradingRequest and writes the GradedCells next to it (``cells.json``).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -21,7 +22,6 @@ from ..course import NOTEBOOKS, release_dir
 from ..isolation import sandbox
 from ..isolation.containment import NONE, USER_ID, contain, containment_kind
 from ..isolation.processes import supervised
-from ..judge.verdicts import judge_all
 from ..options import GPU_MEMORY_PER_KERNEL_GB
 from . import execute
 from .formgrader_copies import for_formgrader, set_answer_digests
@@ -30,6 +30,10 @@ from .sanitize import sanitize_all
 from .score import kernel_outcomes, score
 from .stages import Stages, notebook_stages
 from .scratch import ScratchCourse
+
+# The judge's modules (torch, sympy, and what the judge's first operation on the meta device imports: torch._dynamo),
+# some two seconds of imports that the judge needs only once the kernels are done.
+JUDGE = ["autograder.judge.verdicts", "torch._dynamo"]
 
 TAMPERED = "test or locked cells were changed, deleted or duplicated (restored before grading)"
 UNCONTAINED = ("the kernels ran without containment (it needs root, bubblewrap and user namespaces; "
@@ -63,7 +67,7 @@ def grade(request: GradingRequest) -> GradedCells:
         handin = workdir / ".handin"
         args, env = _kernel_settings(request, workdir, containment, scratch.parent / "jupyter")
     started = time.time()
-    course.autograde(request.student, args, env)
+    course.autograde(request.student, args, env, meanwhile=_import_the_judge)
     ended = time.time()
     for name in NOTEBOOKS:
         started = notebook_stages(stages, workdir / f"{name}.ipynb", started)
@@ -79,6 +83,8 @@ def grade(request: GradingRequest) -> GradedCells:
     for name in NOTEBOOKS:
         kernel.update(kernel_outcomes(workdir / f"{name}.ipynb", notes))
     with stages("judge"):
+        from ..judge.verdicts import judge_all  # imported by now (a failed import fails here, with its reason)
+
         verdicts = judge_all(handin, request.seed)
     with stages("score, formgrader copies"):
         cells, review = score(course.grades(request.student), verdicts, kernel)
@@ -86,6 +92,16 @@ def grade(request: GradingRequest) -> GradedCells:
         kept = for_formgrader(repaired, workdir, cells, notes)
     return GradedCells(cells, notes, ([TAMPERED] if tampered else []) + review,
                        containment.kind if containment else NONE, kept, stages.rows)
+
+
+def _import_the_judge() -> None:
+    """The judge's imports, run alongside nbgrader (``ScratchCourse.autograde``) once problem 5's kernel is ready:
+    its setup cell leaves a core free. In the forkserver they would delay the first fork."""
+    for module in JUDGE:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - imported again where it is used, which raises it there
+            return
 
 
 def _kernel_settings(request: GradingRequest, workdir: Path, containment, jupyter: Path) -> tuple[list, dict]:

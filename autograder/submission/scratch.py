@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from nbgrader.api import MissingEntry
 from nbgrader.apps import AutogradeApp
@@ -61,20 +63,33 @@ class ScratchCourse:
         (self.path / "autograded").symlink_to(folder, target_is_directory=True)
         self.autograded_root = Path(folder).resolve()
 
-    def autograde(self, student: str, args=(), env: dict | None = None) -> None:
+    def autograde(self, student: str, args=(), env: dict | None = None,
+                  meanwhile: Callable[[], None] | None = None) -> None:
         """``nbgrader autograde`` of ``student``, run in this process: a second Python process would spend seconds
         of every submission starting and importing nbgrader. The kernels it starts are this process's children
         (bwrap's --die-with-parent: they die with it) and inherit ``env``; nbgrader logs to this process's
-        output."""
+        output. ``meanwhile`` runs in a thread alongside, started once the first kernel is ready (from then on this
+        process mostly waits for kernels; before, the thread would slow nbgrader's preparation) and ended before
+        this process's environment is restored (a thread reading it while it is swapped could crash)."""
         app = AutogradeApp()
+        alongside = threading.Thread(target=meanwhile, name="alongside autograde") if meanwhile else None
+
+        def kernel_ready(**_) -> None:  # nbclient's hook, for each notebook's kernel
+            if alongside.ident is None:
+                alongside.start()
         with _inside(self.path, {**tool_environment(), **(env or {})}):
             try:
                 app.initialize([ASSIGNMENT, "--force", f"--student={student}", f"--db={self.db_url}", *args])
+                if alongside:
+                    app.config.ResilientExecute.on_notebook_start = kernel_ready
                 app.start()
             except SystemExit as exc:  # nbgrader's apps end with sys.exit on every failure
                 if exc.code:
                     raise NbgraderError(f"nbgrader autograde failed (exit status {exc.code}; its log is above)"
                                         ) from None
+            finally:
+                if alongside and alongside.ident is not None:
+                    alongside.join()
 
     def grades(self, student: str) -> list[CellGrade]:
         with open_gradebook(self.db_url) as gb:
