@@ -1,6 +1,10 @@
 """How many submissions a batch grades at once by default, and each kernel's threads (options.py)."""
 
+import subprocess
+import sys
+
 import pytest
+import torch
 
 from autograder import options
 from autograder.options import BatchOptions, Limits, default_workers
@@ -49,11 +53,6 @@ def test_on_cuda_without_a_gpu_the_count_is_the_cpus_and_the_preflight_says_why(
 
 
 def test_auto_device_agrees_with_torch_without_importing_it_where_no_driver_is():
-    import subprocess
-    import sys
-
-    import torch
-
     assert options.cuda_available() == torch.cuda.is_available()
     assert Limits().resolved_device() == ("cuda" if torch.cuda.is_available() else "cpu")
     if any(map(options.os.path.exists, options.CUDA_DEVICE_FILES)):
@@ -65,8 +64,6 @@ def test_auto_device_agrees_with_torch_without_importing_it_where_no_driver_is()
 
 
 def test_auto_device_asks_torch_where_a_driver_is(monkeypatch):
-    import torch
-
     monkeypatch.setattr(options.os.path, "exists", lambda path: path == "/dev/nvidiactl")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert Limits().resolved_device() == "cuda"
