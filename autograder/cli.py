@@ -37,8 +37,9 @@ from .options import BatchOptions, Limits, available_cores, default_workers
 from .outputs.class_report import write_report
 from .outputs.export import export
 from .outputs.moodle import WorksheetError
-from .outputs.reports import WORKSHEET, summary_table
+from .outputs.reports import WORKSHEET, shown_name, summary_table
 from .results import UNFINISHED
+from .text import printable
 from .testing import examples
 
 EXAMPLES_CELL_TIMEOUT = 90  # the looping example then stops after 90 s; real batches size the limit by device
@@ -124,6 +125,11 @@ def parser() -> argparse.ArgumentParser:
     return main_parser
 
 
+def _error(exc: Exception) -> None:
+    """An error on stderr: its message may quote a student id, a file name from a zip or a worksheet's cell."""
+    print(f"error: {printable(exc)}", file=sys.stderr)
+
+
 def run_release(args) -> int:
     problems = release.release(check=args.check)
     if not args.check:
@@ -141,10 +147,10 @@ def run_grade(args) -> int:
     try:
         results = grade_batch(args.submissions, args.out, options)
     except (ClusterError, PreflightError) as exc:  # nothing was graded
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return 2
     _print_reports(results, args.out)
-    unfinished = [r.student_id for r in results if r.status == UNFINISHED]
+    unfinished = [shown_name(r.student_id) for r in results if r.status == UNFINISHED]
     if unfinished:  # for scripts: the batch is not done; the same command grades only these
         print(f"\n{len(unfinished)} submission(s) not finished (the cluster lost their tasks): "
               f"{', '.join(unfinished)}; run the same command again to grade them", file=sys.stderr)
@@ -156,7 +162,7 @@ def run_formgrader(args) -> int:
     try:
         argv, url = formgrader.command(args.out, args.ip, args.port)
     except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return 2
     print(f"formgrader on {args.out.resolve()}: open {url}\n(from another machine: ssh -L {args.port}:127.0.0.1:"
           f"{args.port} THIS-HOST, then the same address; Ctrl-C stops it)", flush=True)
@@ -168,7 +174,7 @@ def run_export(args) -> int:
     try:
         done = export(args.out, worksheet=args.worksheet, partial=args.partial, tz=args.timezone)
     except (FileNotFoundError, WorksheetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return 2
     print(summary_table(done.results))
     print()
@@ -192,7 +198,7 @@ def run_gradescope(args) -> int:
         result = grade_gradescope(args.submission, args.results, _limits(args), threads=available_cores(),
                                   out=args.out)
     except PreflightError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return 2
     print(containment_report(result))
     print(f"{result.automatic_points:g} automatic points ({result.status}); results in {args.results}")
@@ -220,7 +226,7 @@ def run_examples(args) -> int:
     try:
         results = grade_batch(examples.EXAMPLES, args.out, _batch_options(args, force=True))
     except PreflightError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return 2
     _print_reports(results, args.out)
     wrong = examples.unexpected(results)

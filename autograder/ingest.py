@@ -19,11 +19,18 @@ from pathlib import Path
 import nbformat
 
 from .course import ASSIGNMENT, NOTEBOOKS
+from .text import NAME_LIMIT, NOTE_LIMIT, NOTES_LIMIT, cap, cap_list
 
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assign(?:submission|feedback)_[a-z]+_?$")
 MAX_UNZIPPED_BYTES = 512 * 2**20  # a zip that unpacks to more than this is refused as a zip bomb
 MAX_NOTEBOOK_BYTES = 50 * 2**20  # a notebook larger than this is not read
 MAX_NESTED_ZIPS = 20  # zips unpacked per student (a zip may contain itself: a "zip quine" never ends otherwise)
+# What a student id never holds, as formgrader writes ids into its pages unescaped (HTML's special characters) and
+# people read them in a terminal (control, bidi and invisible characters, undecodable bytes): each becomes "_". The
+# folder's own name stays the name people read, made printable wherever it is written (text.py).
+UNSAFE_IN_ID = re.compile(r"[<>&\"'`\\\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+                          r"\ufeff\ud800-\udfff]")
+EXTRA_FILES_NAMED = 5  # extra files named in the one note about them; the rest are counted
 
 
 @dataclass
@@ -90,6 +97,7 @@ def collect(folder: Path, student_id: str, name: str, scratch: Path) -> Submissi
     folder, scratch = Path(folder).resolve(), Path(scratch).resolve()
     submission = Submission(student_id, name)
     candidates: dict[str, list[Path]] = {}
+    extra: list[str] = []
     pending, unzipped = [folder], 0
     while pending:
         current = pending.pop()
@@ -113,7 +121,7 @@ def collect(folder: Path, student_id: str, name: str, scratch: Path) -> Submissi
                     submission.notes.append(f"unpacked nested zip {relative}")
                 continue
             if path.suffix.lower() != ".ipynb":
-                submission.notes.append(f"extra file {relative} ignored")
+                extra.append(str(relative))
                 continue
             notebook = notebook_name(path.name)
             if notebook is None:
@@ -132,7 +140,23 @@ def collect(folder: Path, student_id: str, name: str, scratch: Path) -> Submissi
             submission.notebooks[notebook] = files[0]
         elif notebook not in candidates:
             submission.notes.append(f"missing {notebook}.ipynb: its cells score 0")
+    if extra:
+        submission.notes.append(_extra_files_note(extra))
+    submission.notes = cap_list(submission.notes, NOTES_LIMIT, NOTE_LIMIT)
     return submission
+
+
+def _extra_files_note(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"extra file {names[0]} ignored"
+    named = ", ".join(names[:EXTRA_FILES_NAMED])
+    more = f" and {len(names) - EXTRA_FILES_NAMED} more" if len(names) > EXTRA_FILES_NAMED else ""
+    return cap(f"{len(names)} extra files ignored: {named}{more}", NOTE_LIMIT)
+
+
+def student_id(folder_name: str) -> str:
+    """The student id of a folder in nbgrader's layout: its name, without what is unsafe in an id (UNSAFE_IN_ID)."""
+    return UNSAFE_IN_ID.sub("_", unicodedata.normalize("NFC", folder_name))[:NAME_LIMIT] or "student"
 
 
 def _report_unreadable(path: Path, submission: Submission) -> bool:
@@ -162,12 +186,12 @@ def ingest(source: Path, scratch: Path) -> list[Submission]:
     for folder in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))):
         moodle = MOODLE_FOLDER.match(unicodedata.normalize("NFC", folder.name))
         if moodle:
-            student_id, name = moodle.group("id"), moodle.group("name")
+            student, name = moodle.group("id"), moodle.group("name")
         else:
-            student_id, name = folder.name, folder.name
+            student, name = student_id(folder.name), folder.name
             if (folder / ASSIGNMENT).is_dir():
                 folder = folder / ASSIGNMENT  # nbgrader's submitted/<student>/<assignment>/ layout
-        submissions.append(collect(folder, student_id, name, scratch))
+        submissions.append(collect(folder, student, name, scratch))
     ids = [s.student_id for s in submissions]
     for submission in submissions:
         if ids.count(submission.student_id) > 1:

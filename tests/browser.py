@@ -48,7 +48,11 @@ import contextlib
 import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -173,6 +177,35 @@ def open_browser(screenshots: Path, timeout: float = DEFAULT_TIMEOUT) -> Iterato
             driver.quit()
         finally:
             shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def formgrader_server(out: Path) -> Iterator[tuple[str, str]]:
+    """`python -m autograder formgrader` on the grading folder ``out``, as the README starts it: yields (base
+    address, token) once it listens; always stopped."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "autograder", "formgrader", "--out", str(out),
+                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = server.stdout.readline()
+        match = re.search(r"open (http://127\.0\.0\.1:\d+)/formgrader\?token=(\S+)", first)
+        assert match, first
+        for _ in range(300):  # the server listens within seconds
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.1)
+        yield match.group(1), match.group(2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _xpath_literal(text: str) -> str:
@@ -370,6 +403,14 @@ class FormgraderPage:
         if not body:
             raise AssertionError(f"the cell {grade_id!r} has no source panel on the {self._where()}")
         return body[0].text
+
+    def verdict_text(self, grade_id: str) -> str:
+        """The grader's verdict on the test cell grade_id: the text of the cell right under it (the grader's own
+        Markdown cell, see autograder/submission/formgrader_copies.py)."""
+        below = self.cell(grade_id).find_elements(By.XPATH, f"following-sibling::div[{_has_class('cell')}][1]")
+        if not below:
+            raise AssertionError(f"no cell under {grade_id!r} on the {self._where()}")
+        return below[0].text
 
     def output_text(self, grade_id: str) -> str:
         """The visible text of a code cell's outputs (tracebacks included); "" when it has none."""

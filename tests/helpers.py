@@ -1,5 +1,8 @@
 """Shared by the grading tests: the options of a quick batch, a batch's grades as a comparable table, reference
-batches, killing a batch, and reading a gradebook back."""
+batches, killing a batch, reading a gradebook back, and finding what in an HTML page could run."""
+
+import re
+from html.parser import HTMLParser
 
 from autograder.options import BatchOptions, Limits
 from mnist_lab.data import default_root
@@ -82,3 +85,31 @@ def ps3_folders() -> set[str]:
     import os
 
     return {name for name in os.listdir("/tmp") if name.startswith("ps3-")}
+
+
+ACTIVE_TAGS = {"script", "iframe", "object", "embed", "svg", "math", "frame", "frameset", "applet", "base", "form",
+               "meta", "link", "style", "template"}
+
+
+def active_html(page: str) -> list[str]:
+    """What in HTML could run or leave the page: script-like elements ("<script>"), event-handler attributes and
+    addresses with a scheme other than http(s), mailto or a data: image ("<a href=javascript:...>")."""
+    found = []
+
+    class Finder(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag in ACTIVE_TAGS:
+                found.append(f"<{tag}>")
+            for name, value in attrs:
+                plain = re.sub(r"[\x00-\x20]", "", value or "").lower()
+                if name.startswith("on"):
+                    found.append(f"<{tag} {name}=...>")
+                elif name in ("href", "src", "action", "formaction", "xlink:href", "srcdoc") and \
+                        re.match(r"[a-z][a-z0-9+.-]*:", plain):
+                    scheme = plain.split(":", 1)[0]
+                    if scheme not in ("http", "https", "mailto") and not plain.startswith("data:image/png") \
+                            and not plain.startswith("data:image/jpeg"):
+                        found.append(f"<{tag} {name}={plain[:40]}>")
+
+    Finder().feed(page)
+    return found

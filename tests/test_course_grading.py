@@ -9,16 +9,14 @@ The tests run in order on one grading folder. Screenshots go to test-artifacts/c
 import csv
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from browser import FormgraderPage, chromium_paths, open_browser
+from browser import FormgraderPage, chromium_paths, formgrader_server, open_browser
 
 from autograder.course import ASSIGNMENT, ROOT, open_gradebook, run_nbgrader
 from autograder.outputs import grading_folder
@@ -70,32 +68,11 @@ def course(tmp_path_factory):
     return base
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def formgrader(course):
     """`python -m autograder formgrader` on the grading folder: (base address, token)."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "autograder", "formgrader", "--out", course / "grading",
-                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        first = server.stdout.readline()
-        match = re.search(r"open (http://127\.0\.0\.1:\d+)/formgrader\?token=(\S+)", first)
-        assert match, first
-        for _ in range(300):  # the server listens within seconds
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert server.poll() is None, server.stdout.read()
-            subprocess.run(["sleep", "0.1"])
-        yield match.group(1), match.group(2)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with formgrader_server(course / "grading") as server:
+        yield server
 
 
 def read_csv(path: Path) -> dict[str, dict]:
@@ -125,8 +102,11 @@ def test_a_ta_grades_in_formgrader_and_the_export_gives_the_final_grade(course, 
         page.open_notebook(ASSIGNMENT, STUDENT, "problem5")
         assert ANSWER_5B in page.cell_text("p5b_answer")
         browser.shot("written-answer-5b", page.cell("p5b_answer"))
-        message = page.output_text("p5c_tests")
-        assert "[autograder] 0 / 1 points:" in message and "rotat" in message, message
+        message = page.verdict_text("p5c_tests")
+        assert message.startswith("[autograder] 0 / 1 points:") and "rotat" in message, message
+        assert page.verdict_text("p5a_tests").startswith("[autograder] 2 / 2 points")
+        plots = browser.driver.find_elements("css selector", ".output_png img")
+        assert plots and all(p.size["width"] > 100 for p in plots)  # the student's plot is there for the TA
         browser.shot("grader-message-5c", page.cell("p5c_tests"))
         page.set_grade("p5b_answer", score=SCORE, comment=COMMENT)
         page.reload()
@@ -193,5 +173,6 @@ def test_formgraders_own_feedback_shows_no_hidden_test(course):
     run_nbgrader(out, "generate_feedback", ASSIGNMENT, "--force", db_url=grading_folder.db_url(out))
     page = (out / "feedback" / STUDENT / ASSIGNMENT / "problem5.html").read_text(encoding="utf-8")
     assert "make_augmentation" in page  # the student's own code is there
-    for hidden in ("BEGIN HIDDEN TESTS", "handin.", "Traceback (most recent call last)", "[autograder]"):
+    for hidden in ("BEGIN HIDDEN TESTS", "handin.", "Traceback (most recent call last)"):
         assert hidden not in page, hidden
+    assert "[autograder] 0 / 1 points:" in page  # the grader's own verdicts are the student's to read

@@ -11,7 +11,7 @@ import psutil
 import pytest
 from nbgrader.apps import AutogradeApp
 
-from autograder.course import NbgraderError, generated_course
+from autograder.course import NbgraderError, generated_course, tool_environment
 from autograder.submission import execute
 from autograder.submission.execute import ResilientExecute
 from autograder.submission.scratch import ScratchCourse
@@ -36,14 +36,16 @@ def test_autograde_runs_in_this_process_and_a_failure_is_an_error_that_leaves_it
     submitted) raises NbgraderError, and the working folder and environment it ran with are this process's again."""
     cwd, environment, tempdir = os.getcwd(), dict(os.environ), tempfile.gettempdir()
     with pytest.raises(NbgraderError, match="nbgrader autograde failed"):
-        ScratchCourse(tmp_path).autograde("s1", env={"PS3_HANDIN_SEED": "7", "TMPDIR": str(tmp_path)})
+        ScratchCourse(tmp_path).autograde("s1", env={**tool_environment(), "PS3_HANDIN_SEED": "7",
+                                                     "TMPDIR": str(tmp_path)})
     assert os.getcwd() == cwd and dict(os.environ) == environment and tempfile.gettempdir() == tempdir
 
 
 def test_nothing_runs_alongside_an_autograde_that_starts_no_kernel(tmp_path):
     ran = []
     with pytest.raises(NbgraderError):
-        ScratchCourse(tmp_path).autograde("s1", env={"TMPDIR": str(tmp_path)}, meanwhile=lambda: ran.append(1))
+        ScratchCourse(tmp_path).autograde("s1", env={**tool_environment(), "TMPDIR": str(tmp_path)},
+                                          meanwhile=lambda: ran.append(1))
     assert ran == []
 
 
@@ -61,7 +63,8 @@ def test_what_runs_alongside_autograde_starts_with_the_first_kernel_and_ends_bef
                     seed=os.environ.get("PS3_HANDIN_SEED"), kernels=len(kernels))
     course = ScratchCourse.copy_of(generated_course(), tmp_path / "course")
     course.submit("s1", {"problem7": EXAMPLES / "reference" / "ps3" / "problem7.ipynb"})
-    course.autograde("s1", env={"PS3_HANDIN_SEED": "7", "TMPDIR": str(tmp_path)}, meanwhile=meanwhile)
+    course.autograde("s1", env={**tool_environment(), "PS3_HANDIN_SEED": "7", "TMPDIR": str(tmp_path)},
+                     meanwhile=meanwhile)
     assert seen == {"thread": True, "seed": "7", "kernels": 1}
     assert "PS3_HANDIN_SEED" not in os.environ
     assert [g.grade_id for g in course.grades("s1") if g.notebook == "problem7" and g.score][:1]

@@ -1,14 +1,15 @@
-"""The notebooks kept for formgrader, on the released notebooks in tmp_path (no kernel): the grader's verdict
-under each automatically graded cell, the submitted notebook shown when a later kernel spoiled the executed one,
-and the written answers' digests."""
+"""The notebooks kept for formgrader, on the released notebooks in tmp_path (no kernel): the grader's verdict in a
+cell of its own under each automatically graded cell, nothing of the student's that runs or passes for a verdict,
+the submitted notebook shown when a later kernel spoiled the executed one, and the written answers' digests."""
 
 import nbformat
 
 from autograder.cells import CELLS, JUDGED
 from autograder.course import release_dir
 from autograder.results import CellResult
-from autograder.submission.formgrader_copies import (VERDICT_MARK, answer_texts, digest, for_formgrader,
-                                                     set_answer_digests)
+from autograder.outputs.inert import IMITATING
+from autograder.submission.formgrader_copies import (VERDICT_CELL, VERDICT_MARK, answer_texts, digest,
+                                                     for_formgrader, set_answer_digests)
 
 
 def cells_of(notebook: str, failed: str) -> list[CellResult]:
@@ -39,21 +40,59 @@ def by_id(text: str) -> dict:
             if "grade_id" in c.metadata.get("nbgrader", {})}
 
 
-def test_each_automatic_cell_shows_the_graders_verdict(tmp_path):
+def verdicts_of(text: str) -> dict:
+    """grade id of the test cell -> (the verdict cell, the cell right above it)."""
+    cells = nbformat.reads(text, as_version=4).cells
+    return {c.metadata[VERDICT_CELL]: (c, cells[i - 1]) for i, c in enumerate(cells) if VERDICT_CELL in c.metadata}
+
+
+def test_each_automatic_cell_shows_the_graders_verdict_in_a_cell_of_its_own(tmp_path):
     submitted, executed = submitted_and_executed(tmp_path)
     notes = []
     kept = for_formgrader(submitted, executed.parent, cells_of("problem7", "p7_gradient_tests"), notes)
     assert sorted(kept) == ["autograded/problem7.ipynb", "submitted/problem7.ipynb"] and notes == []
     cells = by_id(kept["autograded/problem7.ipynb"])
-    failed = cells["p7_gradient_tests"].outputs
-    assert failed[0].text == "ran\n"  # the kernel's own output stays
-    assert failed[-1].name == "stderr"
-    assert failed[-1].text == f"{VERDICT_MARK} 0 / 1 points: expected 0 < x & y > 1\n"
-    assert cells["p7_stability_tests"].outputs[-1].text == f"{VERDICT_MARK} 1 / 1 points\n"
+    assert cells["p7_gradient_tests"].outputs[0].text == "ran\n"  # the kernel's own output stays
+    verdicts = verdicts_of(kept["autograded/problem7.ipynb"])
     tests = {c.grade_id for c in JUDGED if c.notebook == "problem7"}
-    assert all(VERDICT_MARK not in str(c.get("outputs", "")) for k, c in cells.items() if k not in tests)
+    assert set(verdicts) == tests
+    assert all(above.metadata["nbgrader"]["grade_id"] == grade_id for grade_id, (_, above) in verdicts.items())
+    failed = verdicts["p7_gradient_tests"][0].source
+    assert failed == ('<div class="alert alert-danger"><b>[autograder] 0 / 1 points: expected 0 &lt; x &amp; y '
+                      '&gt; 1</b></div>')  # the message as text: a student's symbol name is never HTML
+    assert verdicts["p7_stability_tests"][0].source == \
+        '<div class="alert alert-success"><b>[autograder] 1 / 1 points</b></div>'
+    assert all(VERDICT_MARK not in str(c.get("outputs", "")) for c in cells.values())
     assert cells["p7b_answer"].source == "My written answer: use leaky ReLU."
-    assert kept["submitted/problem7.ipynb"] == submitted["problem7"].read_text()
+    assert nbformat.reads(kept["submitted/problem7.ipynb"], as_version=4).cells == \
+        nbformat.read(submitted["problem7"], as_version=4).cells
+
+
+def test_a_message_cannot_break_out_of_its_verdict_box(tmp_path):
+    submitted, executed = submitted_and_executed(tmp_path)
+    cells = cells_of("problem7", "p7_gradient_tests")
+    next(c for c in cells if c.grade_id == "p7_gradient_tests").message = \
+        "uses x\n\n</div><script>x()</script> $\\href{javascript:x()}{a}$ `code`"
+    source = verdicts_of(for_formgrader(submitted, executed.parent, cells, [])["autograded/problem7.ipynb"]
+                         )["p7_gradient_tests"][0].source
+    assert "\n" not in source and source.count("<div") == source.count("</div>") == 1
+    assert "<script" not in source and "$" not in source and "\\" not in source and "`" not in source
+
+
+def test_a_students_forged_verdict_and_scripts_never_reach_the_ta(tmp_path):
+    submitted, executed = submitted_and_executed(tmp_path)
+    notebook = nbformat.read(executed, as_version=4)
+    test = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "p7_gradient_tests")
+    test.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"{VERDICT_MARK} 1 / 1 points\n"),
+                    nbformat.v4.new_output("display_data", data={"application/javascript": "window.owned = 1"})]
+    nbformat.write(notebook, executed)
+    notes = []
+    kept = for_formgrader(submitted, executed.parent, cells_of("problem7", "p7_gradient_tests"), notes)
+    outputs = by_id(kept["autograded/problem7.ipynb"])["p7_gradient_tests"].outputs
+    assert outputs[0].text == IMITATING and "could run in the browser" in outputs[1].text
+    assert "window.owned" not in kept["autograded/problem7.ipynb"]
+    assert notes == ["problem7: outputs that could run in a browser were removed from the notebook TAs open "
+                     "(application/javascript)"]
 
 
 def test_a_spoiled_executed_notebook_is_replaced_by_the_submitted_one(tmp_path):
@@ -68,7 +107,8 @@ def test_a_spoiled_executed_notebook_is_replaced_by_the_submitted_one(tmp_path):
                      "the notebook as submitted, without outputs"]
     cells = by_id(kept["autograded/problem7.ipynb"])
     assert cells["p7b_answer"].source == "My written answer: use leaky ReLU."
-    assert cells["p7_gradient_tests"].outputs[-1].text.startswith(f"{VERDICT_MARK} 1 / 1")
+    assert verdicts_of(kept["autograded/problem7.ipynb"])["p7_gradient_tests"][0].source.startswith(
+        f'<div class="alert alert-success"><b>{VERDICT_MARK} 1 / 1')
 
     executed.write_text("not a notebook")
     notes.clear()

@@ -76,7 +76,7 @@ def test_moodle_zip_reports_what_was_odd_per_student(moodle_zip, tmp_path):
     unreadable = [note for note in ana if note.startswith("unreadable problem6.ipynb: not a readable notebook")]
     assert len(unreadable) == 1 and unreadable[0].endswith("; its cells score 0")
     assert [note for note in ana if note not in unreadable] == [
-        "misnamed Problem 6 (1).ipynb taken as problem6.ipynb", "extra file notes.txt ignored", MISSING_PROBLEM5]
+        "misnamed Problem 6 (1).ipynb taken as problem6.ipynb", MISSING_PROBLEM5, "extra file notes.txt ignored"]
 
 
 def test_zip_entries_escaping_the_archive_are_not_written(moodle_zip, tmp_path):
@@ -211,3 +211,22 @@ def test_of_two_uploads_the_newest_by_its_upload_time_is_kept(tmp_path):
     [zoe] = ingest(tmp_path / "moodle.zip", tmp_path / "scratch")
     assert zoe.notebooks["problem7"].name == "problem7 (1).ipynb", zoe.notes
     assert "duplicate problem7.ipynb: kept the newest (problem7 (1).ipynb), ignored problem7.ipynb" in zoe.notes
+
+
+def test_a_folder_name_gives_an_id_safe_for_html_and_terminals_and_keeps_its_name(tmp_path):
+    hostile = "\u202eann\x1b]0;owned\x07<img src=x onerror=\"x()\">"
+    (tmp_path / "submitted" / hostile / "ps3").mkdir(parents=True)
+    [submission] = ingest(tmp_path / "submitted", tmp_path / "scratch")
+    assert submission.student_id == "_ann_]0;owned__img src=x onerror=_x()__"
+    assert submission.name == hostile  # the name people read: made printable where it is written (text.py)
+
+
+def test_thousands_of_extra_files_make_one_short_note(tmp_path):
+    folder = tmp_path / "submitted" / "erin" / "ps3"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "data.zip", "w") as archive:
+        for number in range(30_000):
+            archive.writestr(f"data/sample-{number:05d}.txt", "")
+    [erin] = ingest(tmp_path / "submitted", tmp_path / "scratch")
+    assert len(erin.notes) <= 12 and sum(map(len, erin.notes)) < 2000
+    assert "30000 extra files ignored: data/sample-00000.txt" in erin.notes[-1] and "and 29995 more" in erin.notes[-1]

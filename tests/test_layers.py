@@ -9,9 +9,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "autograder"
 # Lowest first. A module may import from a lower layer and from its own unit (the same subpackage, or itself);
 # never from a higher layer or from another unit of its own layer.
 LAYERS = [
-    ["course"], ["cells"], ["mistakes"], ["options"], ["results"], ["ingest"], ["release", "gradescope_package"],
-    ["outputs"], ["judge"], ["isolation"], ["submission"], ["executors"], ["batch", "gradescope", "formgrader"],
-    ["testing"], ["cli"], ["__main__"],
+    ["text"], ["course"], ["cells"], ["mistakes"], ["options"], ["results"], ["ingest"],
+    ["release", "gradescope_package"], ["outputs"], ["judge"], ["isolation"], ["submission"], ["executors"],
+    ["batch", "gradescope", "formgrader"], ["testing"], ["cli"], ["__main__"],
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 # The only imports of the grader's own modules inside a function, each for a reason (they too must run downward):

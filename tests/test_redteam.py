@@ -6,10 +6,14 @@ its points), never the status ``error``, within its time limit plus 30 s; none m
 grade, the gradebook or files outside its own folder, and nothing it started may outlive the batch.
 """
 
+import csv
 import html
 import json
+import os
 import shutil
 from pathlib import Path
+
+import nbformat
 
 import psutil
 import pytest
@@ -18,7 +22,13 @@ from autograder.isolation import sandbox
 from autograder.batch import grade_batch
 from autograder.course import ASSIGNMENT, ROOT, open_gradebook
 from autograder.testing.examples import EXAMPLES
-from autograder.testing.redteam import ATTACKS, SCRIPT, SECOND_COPY, SYMLINK_TARGET, build
+from autograder.cells import JUDGED
+from autograder.outputs.inert import IMITATING, KEPT_MIME, MARK
+from autograder.outputs.reports import summary_table
+from autograder.submission.formgrader_copies import VERDICT_CELL
+from autograder.testing.redteam import (ATTACKS, CANARY, CANARY_VARIABLE, ESCAPE_FOLDER, FORGED, FORMULA_FOLDER,
+                                        OWNED, SCRIPT, SECOND_COPY, SYMLINK_TARGET, build)
+from autograder.text import FORMULA_START
 from helpers import FAST_LIMITS, fast, ps3_folders
 
 pytestmark = [pytest.mark.slow,
@@ -46,7 +56,13 @@ def graded(tmp_path_factory, second_copy):
     (submissions / "honest" / "canary.txt").write_text("untouched")
     out = tmp_path_factory.mktemp("redteam-graded")
     before = ps3_folders()
-    results = {r.student_id: r for r in grade_batch(submissions, out, fast())}
+    os.environ[CANARY_VARIABLE] = CANARY  # a secret of the grader's: the env_canary attack looks for it
+    try:
+        by_folder = {r.name: r for r in grade_batch(submissions, out, fast())}
+    finally:
+        del os.environ[CANARY_VARIABLE]
+    results = {name: by_folder[attack.student_folder(name)] for name, attack in ATTACKS.items()}
+    results["honest"] = by_folder["honest"]
     return submissions, out, results, ps3_folders() - before
 
 
@@ -102,7 +118,7 @@ def test_gradebook_holds_exactly_the_clean_grades(graded):
     _, out, results, _ = graded
     with open_gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         for student, result in results.items():
-            submission = gb.find_submission(ASSIGNMENT, student)
+            submission = gb.find_submission(ASSIGNMENT, result.student_id)
             recorded = sum(g.auto_score or 0 for nb in submission.notebooks for g in nb.grades)
             assert recorded == pytest.approx(result.automatic_points), student
             assert all((g.auto_score or 0) <= g.max_score for nb in submission.notebooks for g in nb.grades), student
@@ -114,3 +130,59 @@ def test_nothing_a_submission_started_outlives_the_batch(graded):
                  if p.info["uids"] and p.info["uids"].real >= sandbox.UID_BASE
                  and p.info["status"] != psutil.STATUS_ZOMBIE and str(out) in " ".join(p.info["cmdline"] or [])]
     assert leftovers == []
+
+
+def autograded(out: Path, result) -> list:
+    """The notebooks formgrader shows for ``result``, as nbformat nodes."""
+    return [nbformat.read(path, as_version=4) for path in sorted((out / "autograded" / result.student_id).rglob(
+        "*.ipynb"))]
+
+
+def test_no_output_that_could_run_reaches_the_notebooks_people_open(graded):
+    _, out, results, _ = graded
+    for name, result in results.items():
+        for notebook in autograded(out, result):
+            outputs = [o for c in notebook.cells for o in c.get("outputs", [])]
+            assert all(mime in KEPT_MIME for o in outputs for mime in o.get("data", {})), name
+            assert all(not o.get("metadata") for o in outputs), name
+            html = " ".join(o.get("data", {}).get("text/html", "") for o in outputs).lower()
+            for active in ("<script", "onerror", "onload", "<svg", "javascript:"):
+                assert active not in html, (name, active)  # (a traceback may say "onerror" as plain text)
+            assert OWNED not in json.dumps([o.get("data", {}) for o in outputs]), name
+
+
+def test_a_forged_verdict_is_marked_and_only_the_graders_verdicts_carry_the_mark(graded):
+    _, out, results, _ = graded
+    [notebook] = autograded(out, results["forged_verdict"])
+    verdicts = [c for c in notebook.cells if VERDICT_CELL in c.metadata]
+    assert len(verdicts) == len([c for c in JUDGED if c.notebook == "problem7"])
+    assert all(MARK in c.source for c in verdicts)
+    others = [c for c in notebook.cells if VERDICT_CELL not in c.metadata]
+    assert not any(MARK in json.dumps(c.get("outputs", [])) for c in others)
+    test = next(c for c in others if c.metadata.get("nbgrader", {}).get("grade_id") == "p7_gradient_tests")
+    assert IMITATING in [o.get("text") for o in test.outputs] and FORGED not in json.dumps(test.outputs)
+
+
+def test_the_graders_secrets_never_reach_any_output(graded):
+    _, out, results, _ = graded
+    assert results["env_canary"].automatic_points == ATTACKS["env_canary"].automatic  # the attack did run
+    leaked = [path for path in out.rglob("*") if path.is_file() and CANARY.encode() in path.read_bytes()]
+    assert leaked == []
+
+
+def test_names_and_notes_people_open_are_inert(graded):
+    _, out, results, _ = graded
+    raw = (out / "grades.csv").read_bytes()
+    for hidden in ("\x1b", "\x07", "\u202e"):
+        assert hidden.encode() not in raw, repr(hidden)
+    with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    assert all(not cell.startswith(FORMULA_START) for row in rows.values() for cell in row.values())
+    formula = rows["'" + results["csv_formula"].student_id]
+    assert formula["name"] == "'" + FORMULA_FOLDER and formula["automatic total"] == "3"
+    escaped = rows[results["bidi_and_escape_names"].student_id]
+    assert escaped["name"] == r"\u202eann\x1b]0;owned\x07\x1b[2J16 of 16"  # visible, inert
+    assert "\x1b" not in summary_table(list(results.values()))
+    huge = rows[results["huge_notes"].student_id]
+    assert len(huge["notes"]) < 2000 and "30000 extra files ignored" in huge["notes"]
+    assert (out / "feedback" / f"{results['huge_notes'].student_id}.html").stat().st_size < 20_000

@@ -142,3 +142,24 @@ def test_as_root_with_bubblewrap_the_sandbox_is_available():
     """Where the grader could contain its kernels it must: a root machine with bwrap that cannot build the sandbox
     (user namespaces refused) fails here instead of grading uncontained unnoticed."""
     assert sandbox.available(), "bwrap cannot build the sandbox as the kernel's user id: are user namespaces open?"
+
+
+def test_a_kernel_gets_an_allow_list_of_the_graders_environment():
+    grader = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MNIST_LAB_THREADS": "1",
+              "CUDA_VISIBLE_DEVICES": "0", "PS3_HANDIN_SEED": "7", "OMP_NUM_THREADS": "1",
+              "PGPASSWORD": "secret", "AWS_SECRET_ACCESS_KEY": "secret", "DATABASE_URL": "postgresql://u:secret@h/db",
+              "GITHUB_TOKEN": "secret", "SSH_AUTH_SOCK": "/tmp/agent", "LD_PRELOAD": "/tmp/evil.so"}
+    assert sandbox.kernel_environment(grader) == {k: v for k, v in grader.items() if "secret" not in v
+                                                  and k not in ("SSH_AUTH_SOCK", "LD_PRELOAD")}
+
+
+@needs_sandbox
+def test_a_secret_in_the_graders_environment_is_unreadable_from_the_kernel(tmp_path, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", "canary-of-the-grader")
+    monkeypatch.setenv("MNIST_LAB_THREADS", "1")
+    code = "import os, json; print(json.dumps(dict(os.environ)))"
+    result = contained(tmp_path, code)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert "PGPASSWORD" not in seen and "canary-of-the-grader" not in result.stdout
+    assert seen["MNIST_LAB_THREADS"] == "1" and seen["HOME"] == "/tmp"

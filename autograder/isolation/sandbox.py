@@ -56,6 +56,15 @@ SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys"
 SYSTEM_ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/fonts",
               "/etc/localtime", "/etc/mime.types", "/etc/nsswitch.conf")
 DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps", "/dev/dri")  # GPUs, where there are any
+# The grader's environment a kernel may see: an allow-list, so that a secret of the grader's (a database password,
+# a cloud token) never reaches a student's code, which could quote it back in an answer. Names a kernel, Python,
+# torch, CUDA, the lab and nbgrader read; a prefix stands for every name that starts with it. Keep secrets out of
+# the PS3_ names (the project's own settings).
+KERNEL_ENVIRONMENT = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING",
+                      "PYTHONUTF8", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "MPLBACKEND",
+                      "MNIST_DIR", "TMPDIR", "HOME", "USER", "MPLCONFIGDIR")
+KERNEL_ENVIRONMENT_PREFIXES = ("LC_", "PS3_", "MNIST_LAB_", "NBGRADER_", "JUPYTER_", "JPY_", "CUDA_", "NVIDIA_",
+                               "CUBLAS_", "CUDNN_", "NCCL_", "TORCH_", "OMP_", "MKL_", "OPENBLAS_", "KMP_")
 
 
 @dataclass
@@ -76,6 +85,12 @@ class Policy:
     def write(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self)))
         return path
+
+
+def kernel_environment(environment: dict) -> dict:
+    """The part of ``environment`` a student's kernel may see (KERNEL_ENVIRONMENT)."""
+    return {name: value for name, value in environment.items()
+            if name in KERNEL_ENVIRONMENT or name.startswith(KERNEL_ENVIRONMENT_PREFIXES)}
 
 
 def uid_for(pid: int) -> int:
@@ -261,7 +276,7 @@ def main(argv: list[str]) -> None:
     options = os.memfd_create("bwrap-options", 0)  # inherited by bwrap (no close-on-exec)
     os.write(options, b"".join(a.encode() + b"\0" for a in arguments))
     os.lseek(options, 0, os.SEEK_SET)
-    os.execv(bwrap, [bwrap, "--args", str(options), "--", *command])
+    os.execve(bwrap, [bwrap, "--args", str(options), "--", *command], kernel_environment(os.environ))
 
 
 def _start_as_user(policy: Policy, command: list[str]) -> None:
@@ -269,7 +284,7 @@ def _start_as_user(policy: Policy, command: list[str]) -> None:
     process that starts it (nbgrader's, as bwrap's --die-with-parent does)."""
     enter(policy)
     die_with_parent()  # after setuid, which clears it
-    os.execvpe(command[0], command, {**os.environ, **policy.env, "USER": "student"})
+    os.execvpe(command[0], command, {**kernel_environment(os.environ), **policy.env, "USER": "student"})
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from sympy.core.function import AppliedUndef
 
 from . import timer
 from ..mistakes import Quoted, failure
+from ..text import ERROR_LIMIT, quote
 
 SIGN_RANGE = (0.2, 2.0)  # away from the ReLU kink at 0
 VALUE_RANGE = (-2.0, 2.0)
@@ -62,7 +63,7 @@ def canonicalise(expr, canonical: dict[str, object]) -> sp.Expr:
     if isinstance(expr, (int, float)) and not isinstance(expr, bool):
         expr = sp.Number(expr)
     if not isinstance(expr, sp.Basic):
-        raise TypeError(f"expected a sympy expression, got {type(expr).__name__}: {expr!r:.80}")
+        raise TypeError(f"expected a sympy expression, got {type(expr).__name__}: {quote(repr(expr))}")
     symbols = {s: canonical[s.name] for s in expr.atoms(sp.Symbol)
                if s.name in canonical and isinstance(canonical[s.name], sp.Symbol) and s != canonical[s.name]}
     bases = {b: canonical[str(b.label)] for b in expr.atoms(sp.IndexedBase)
@@ -185,7 +186,7 @@ def check_expression(student, reference, canonical: dict[str, object], sampler: 
     try:
         expr = canonicalise(student, canonical)
     except TypeError as exc:
-        return _failed("not_sympy", f"{what}: ", Quoted(exc))
+        return _failed("not_sympy", f"{what}: ", Quoted(quote(exc, ERROR_LIMIT)))
     except Exception:  # noqa: BLE001 - any failure to evaluate the answer is the answer's problem
         return _failed("not_evaluable", f"{what} could not be evaluated: sympy could not work out its sums and "
                        "derivatives")
@@ -193,7 +194,7 @@ def check_expression(student, reference, canonical: dict[str, object], sampler: 
     unknown = _unknown_names(expr, canonical, reference)
     if unknown:
         return _failed("unknown_symbols", f"{what} uses symbols the problem does not define: ",
-                       Quoted(", ".join(sorted(unknown))))
+                       Quoted(quote(", ".join(sorted(unknown)))))  # names are any text: capped, printable
 
     try:
         if timer.available() and timer.within(simplify_seconds, lambda: sp.simplify(expr - reference)) == 0:

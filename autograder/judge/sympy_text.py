@@ -14,6 +14,8 @@ import ast
 
 import sympy as sp
 
+from ..text import QUOTE_LIMIT, cap
+
 MAX_CHARS = 200_000
 MAX_NODES = 20_000
 MAX_INT = 10**12
@@ -76,7 +78,7 @@ def _build(node: ast.expr):
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
-        raise SympyTextError(f"unknown name {node.id!r}")
+        raise SympyTextError(f"unknown name {cap(node.id, QUOTE_LIMIT)!r}")
     if isinstance(node, (ast.Constant, ast.UnaryOp)):
         return _literal(node)
     if not isinstance(node, ast.Call):
@@ -94,7 +96,7 @@ def _build(node: ast.expr):
         return sp.Function(name)(*[_build(a) for a in node.args])
     if not isinstance(node.func, ast.Name) or node.func.id not in CLASSES:
         what = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
-        raise SympyTextError(f"{what!r} is not an allowed part of an expression")
+        raise SympyTextError(f"{cap(what, QUOTE_LIMIT)!r} is not an allowed part of an expression")
     name = node.func.id
     kwargs = {}
     for keyword in node.keywords:
@@ -107,7 +109,7 @@ def _build(node: ast.expr):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise SympyTextError(f"{keyword.arg} must be an integer")
         else:
-            raise SympyTextError(f"keyword argument {keyword.arg!r} is not allowed")
+            raise SympyTextError(f"keyword argument {cap(str(keyword.arg), QUOTE_LIMIT)!r} is not allowed")
         kwargs[keyword.arg] = value
     if name in ("Symbol", "Dummy", "Integer", "Rational", "Float"):
         args = [_literal(a) for a in node.args]

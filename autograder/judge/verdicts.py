@@ -20,8 +20,15 @@ from .checks import augmentation, problem5 as p5, problem6 as p6, problem7 as p7
 from .decode import HandinError, read_record
 from ..mistakes import OTHER, Quoted, failure
 from .sympy_text import SympyTextError, parse_srepr
+from ..text import ERROR_LIMIT, MESSAGE_LIMIT, cap, printable, quote
 
 VERDICT_SECONDS = 120  # per cell; the slowest (three networks on the test set) takes a few seconds
+
+
+def shown(message: str) -> str:
+    """A verdict's message as people read it (feedback, Gradescope, grades.csv): whatever a check quoted of the
+    submission, it is printable and at most MESSAGE_LIMIT long."""
+    return cap(printable(message), MESSAGE_LIMIT)
 
 
 @dataclass
@@ -40,7 +47,7 @@ class CellVerdict:
 
 def _failed(mistake: str, *pieces, recorded: bool = True, runs=()) -> CellVerdict:
     named = failure(mistake, *pieces)
-    return CellVerdict(False, str(named)[:1000], recorded, mistake, named.scrubbed[:1000], list(runs))
+    return CellVerdict(False, shown(str(named)), recorded, mistake, shown(named.scrubbed), list(runs))
 
 
 def _sympy_lookup(record: dict, name: str):
@@ -54,11 +61,12 @@ def _sympy_lookup(record: dict, name: str):
         if "error" in entry:
             if "NotImplementedError" in str(entry["error"]):
                 raise failure("not_implemented", f"{name} is not implemented yet")
-            raise failure("answer_raised", f"{name}{index} failed: ", Quoted(str(entry["error"])[:300]))
+            raise failure("answer_raised", f"{name}{index} failed: ", Quoted(quote(entry["error"], ERROR_LIMIT)))
         try:
             return parse_srepr(entry.get("srepr"))
         except SympyTextError as exc:
-            raise failure("unusable", f"{name}{index}: the answer could not be read (", Quoted(exc), ")") from None
+            raise failure("unusable", f"{name}{index}: the answer could not be read (", Quoted(quote(exc, ERROR_LIMIT)),
+                          ")") from None
     lookup.__name__ = name
     return lookup
 
@@ -128,18 +136,19 @@ def judge_cell(grade_id: str, handin_dir: Path, seed: int) -> CellVerdict:
         try:
             timer.within(VERDICT_SECONDS, lambda: judge(parts, seed))
         except AssertionError as exc:  # a check's named mistake; a plain assert is OTHER, its text not shown
-            return CellVerdict(False, str(exc)[:1000], True, getattr(exc, "mistake", OTHER),
-                               getattr(exc, "scrubbed", "")[:1000], runs)
+            return CellVerdict(False, shown(str(exc)), True, getattr(exc, "mistake", OTHER),
+                               shown(getattr(exc, "scrubbed", "")), runs)
         except timer.TimeLimitExpired:
             return _failed("judge_timeout", f"judging the recorded answer took longer than {VERDICT_SECONDS} s",
                            runs=runs)
         except HandinError as exc:
             return _failed("unusable", f"the recorded answer is unusable: {exc}", runs=runs)
         except SympyTextError as exc:
-            return _failed("unusable", "the recorded answer is unusable: ", Quoted(exc), runs=runs)
+            return _failed("unusable", "the recorded answer is unusable: ", Quoted(quote(exc, ERROR_LIMIT)),
+                           runs=runs)
         except Exception as exc:  # noqa: BLE001 - a malformed record must cost this cell, never the batch
             return _failed("not_judged", "the recorded answer could not be judged (",
-                           Quoted(f"{type(exc).__name__}: {str(exc)[:200]}"), ")", runs=runs)
+                           Quoted(quote(f"{type(exc).__name__}: {exc}", ERROR_LIMIT)), ")", runs=runs)
     return CellVerdict(True, runs=runs)
 
 

@@ -19,6 +19,9 @@ PNG and the numbers as CSV and JSON beside it:
 Nothing identifies a student unless ``names`` is asked for: the page and the files then list who made each mistake
 and whose runs are whose; without it, runs are numbered in an order that does not follow the student ids. Points
 are the final ones (a person's grades from the gradebook included), as in grades.csv.
+
+Student ids (folder names: any text) and example messages are shown printable and capped (``text``), escaped on the
+page, and the CSV files' text cells are cells no spreadsheet runs as formulas.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from ..cells import CELLS, JUDGED
 from ..course import NOTEBOOKS, ROOT
 from ..mistakes import MISTAKES, OTHER, title
 from ..results import UNFINISHED, ResultStore, SubmissionResult
+from ..text import MESSAGE_LIMIT, cap, csv_cell, printable
 from . import gradebook, grading_folder
+from .reports import shown_name
 
 FOLDER = "class-report"
 PAGE = "class-report.html"
@@ -137,7 +142,7 @@ def _paired(runs: list[dict], who: str) -> list[dict]:
 def summarise(results: list[SubmissionResult], names: bool = False, reference: Path = REFERENCE) -> dict:
     """Every number of the report, JSON-serialisable (the page, the figures and the CSV files show these)."""
     scored = [r for r in results if r.status not in NOT_SCORED]
-    ids = {r.student_id: r.student_id for r in results} if names else _anonymous(results)
+    ids = {r.student_id: shown_name(r.student_id) for r in results} if names else _anonymous(results)
     problems = {name: sum(c.points for c in CELLS if c.notebook == name) for name in NOTEBOOKS}
 
     def pending_in(r, notebook=None):
@@ -163,7 +168,8 @@ def summarise(results: list[SubmissionResult], names: bool = False, reference: P
             groups.setdefault(c.mistake or OTHER, []).append((r, c))
         rows = []
         for key, members in groups.items():
-            examples = Counter(c.scrubbed for _, c in members if c.scrubbed) if key != OTHER else Counter()
+            examples = (Counter(cap(printable(c.scrubbed), MESSAGE_LIMIT) for _, c in members if c.scrubbed)
+                        if key != OTHER else Counter())
             example = min(examples.items(), key=lambda item: (-item[1], item[0]))[0] if examples else ""
             row = {"mistake": key, "title": title(key), "named": key in MISTAKES, "count": len(members),
                    "example": example}
@@ -553,10 +559,11 @@ as PNG.</p>
 
 
 def _write_csv(path: Path, header: list[str], rows) -> None:
+    """Numbers as they are; text (ids, example messages) as cells a spreadsheet shows as text."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([csv_cell(v) if isinstance(v, str) else v for v in row] for row in rows)
 
 
 def write_report(out: Path, results: list[SubmissionResult] | None = None, names: bool = False,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..results import UNFINISHED, ResultStore, SubmissionResult
+from ..text import printable
 from . import class_report, grading_folder, gradebook, reports
 from .moodle import WorksheetReport
 
@@ -24,10 +25,11 @@ class Export:
         return [r.student_id for r in self.results if which(r)]
 
     def summary(self) -> str:
-        """What an instructor reads before uploading the worksheet: who got a final grade, who did not and why."""
-        pending = self.students(lambda r: r.pending_points and r.status != "error")
-        failed = self.students(lambda r: r.status in ("error", UNFINISHED))
-        flagged = self.students(lambda r: any(reason.startswith(gradebook.FLAGGED) for reason in r.review))
+        """What an instructor reads before uploading the worksheet: who got a final grade, who did not and why.
+        Printed to a terminal: student ids (folder names: any text) on one line each, printable and capped."""
+        pending = _ids(self.students(lambda r: r.pending_points and r.status != "error"))
+        failed = _ids(self.students(lambda r: r.status in ("error", UNFINISHED)))
+        flagged = _ids(self.students(lambda r: any(reason.startswith(gradebook.FLAGGED) for reason in r.review)))
         lines = [f"{len(self.students(lambda r: r.final))} of {len(self.results)} students have a final grade."]
         if pending:
             lines.append(f"written answers still to grade in formgrader ({len(pending)}): {', '.join(pending)}")
@@ -35,13 +37,19 @@ class Export:
             lines.append(f"grading failed or unfinished ({len(failed)}): {', '.join(failed)}")
         if flagged:
             lines.append(f"flagged for review ({len(flagged)}): {', '.join(flagged)}")
-        blank = self.worksheet.blank
+        blank = _ids(self.worksheet.blank)
         if blank:
             lines.append(f"left blank in the Moodle worksheet (Moodle keeps what it had): {', '.join(blank)}")
         lines += self.worksheet.warnings
         if self.worksheet.not_in_worksheet:
-            lines.append("not in the downloaded worksheet (not written): " + ", ".join(self.worksheet.not_in_worksheet))
-        return "\n".join(lines)
+            lines.append("not in the downloaded worksheet (not written): "
+                         + ", ".join(_ids(self.worksheet.not_in_worksheet)))
+        return printable("\n".join(lines))  # the worksheet's warnings quote ids and cells too
+
+
+def _ids(student_ids: list[str]) -> list[str]:
+    """Student ids as a comma-separated list shows them: each printable, on one line, capped."""
+    return [reports.shown_name(student_id) for student_id in student_ids]
 
 
 def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: Path | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import warnings
@@ -14,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..course import ASSIGNMENT, NbgraderError, copy_course, generate_assignment, open_gradebook
 from ..results import CellResult, SubmissionResult
+from ..text import NAME_LIMIT, cap, one_line
 
 FLAGGED = "flagged in formgrader"
 STALE = "[stale: the answer changed after this grade was given; check it and save the score again]"
@@ -69,8 +71,14 @@ def record(db_url: str, result: SubmissionResult, previous: SubmissionResult | N
                 raise
 
 
+def display_name(name: str) -> str:
+    """A student's name as the gradebook keeps it for formgrader, whose grading form writes it into the page
+    unescaped: on one line, printable, without HTML's special characters."""
+    return re.sub(r'[<>&"]', "", one_line(cap(name, NAME_LIMIT)))  # an apostrophe (O'Brien) is harmless in text
+
+
 def _record(db_url: str, result: SubmissionResult, changed: set[str]) -> None:
-    first, _, last = result.name.partition(" ")
+    first, _, last = display_name(result.name).partition(" ")
     with open_gradebook(db_url) as gb, warnings.catch_warnings():
         # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; the rows are written correctly.
         warnings.filterwarnings("ignore", message=".*not in session.*")

@@ -35,6 +35,18 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearOutput",  # nbgrader's own: enabled here only (nbconvert's would be everywhere)
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Every page nbgrader renders from this folder (formgrader's grading form, its feedback) sanitizes the HTML of
+# Markdown cells and outputs: the notebooks are inert already (outputs/inert.py); this is the second wall.
+c.HTMLExporter.sanitize_html = True
+'''
+# `jupyter nbconvert` run in this folder reads this file: an export of a student's notebook sanitizes its HTML too.
+NBCONVERT_CONFIG = "jupyter_nbconvert_config.py"
+_NBCONVERT_TEXT = '''"""Written by `python -m autograder grade`: the notebooks here are students'; an HTML export
+sanitizes them."""
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbconvert loads this file
+
+c.HTMLExporter.sanitize_html = True
 '''
 
 
@@ -42,6 +54,7 @@ def prepare(out: Path, course: Path, db_url: str) -> None:
     """Write the folder's nbgrader configuration and the course's source (from the generated ``course``)."""
     out.mkdir(parents=True, exist_ok=True)
     _write(out / CONFIG, _CONFIG_TEXT.format(course_id=COURSE_ID, root=str(out), db_url=db_url))
+    _write(out / NBCONVERT_CONFIG, _NBCONVERT_TEXT)
     shutil.copytree(source_dir(course), source_dir(out), dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
 

@@ -12,6 +12,10 @@ updating records that have been modified more recently in Moodle than in the spr
 So this module fills the file the instructor downloaded rather than writing its own: same header, same rows in the
 same order, only the grade, feedback comment and last-modified cells of graded participants changed, every other
 byte kept. Grades Moodle would skip silently are refused here, with the participant named.
+
+What this module writes is made inert (``text``): the feedback comment is printable and capped, and a new
+worksheet's names are CSV cells no spreadsheet runs as formulas. What Moodle itself wrote into a downloaded
+worksheet (identifiers, names, e-mail addresses) is never changed: Moodle matches its rows on them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..text import COMMENT_LIMIT, NAME_LIMIT, cap, csv_cell, printable
 
 BOM = "\ufeff"
 NO_DATE = "-"  # what Moodle writes for "never graded" / "never submitted"
@@ -436,7 +442,7 @@ def _new_worksheet(rows: list[WorksheetRow], out: Path, max_grade: float, moment
 
 def _new_row(row: WorksheetRow, max_grade: float, stamp: str) -> tuple[str, ...]:
     graded = row.grade is not None
-    return (ENGLISH.participant + _number(row.student_id), row.name, "", NEW_STATUS,
+    return (ENGLISH.participant + _number(row.student_id), csv_cell(row.name, NAME_LIMIT), "", NEW_STATUS,
             _format_grade(row.grade, ".") if graded else "", _format_grade(max_grade, "."), NEW_CAN_CHANGE, NO_DATE,
             stamp if graded else NO_DATE, _comment_html(row.comment) if graded else "")
 
@@ -500,9 +506,10 @@ def _parse_number(cell: str, separator: str) -> float | None:
 
 
 def _comment_html(comment: str) -> str:
-    """The importer stores the cell as an HTML comment (FORMAT_HTML): escape it and keep its line breaks."""
-    lines = comment.strip().replace("\r\n", "\n").split("\n")
-    return "<br>".join(html.escape(line, quote=False) for line in lines) if comment.strip() else ""
+    """The importer stores the cell as an HTML comment (FORMAT_HTML): printable and capped (it may quote a person's
+    comments and a student's text), escaped, its line breaks kept."""
+    text = cap(printable(comment.strip().replace("\r\n", "\n")), COMMENT_LIMIT)
+    return "<br>".join(html.escape(line, quote=False) for line in text.split("\n")) if text else ""
 
 
 def _number(student_id: str) -> str:

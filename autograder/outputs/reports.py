@@ -2,6 +2,9 @@
 
 Feedback shows each test cell's name, points and failure message, never the code of hidden tests; a written
 answer's points and a TA's comment once a person graded it.
+
+Names, ids, notes and messages can hold a student's own text (a folder name, a file name from a zip, a symbol's
+name): every report shows them through ``text`` (printable, capped; CSV cells that no spreadsheet runs as formulas).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 from ..cells import CELLS, MAX_POINTS, label
 from ..course import NOTEBOOKS
 from ..results import UNFINISHED, SubmissionResult
+from ..text import (COMMENT_LIMIT, MESSAGE_LIMIT, NAME_LIMIT, NOTE_LIMIT, NOTES_LIMIT, cap, cap_list, csv_cell,
+                    one_line, printable)
 from .gradebook import STALE
 from .moodle import WorksheetReport, WorksheetRow, fill_worksheet
 
@@ -29,7 +34,28 @@ def for_students(comment: str) -> str:
     return comment.removeprefix(STALE).strip()
 
 
+def shown_notes(notes: list[str]) -> list[str]:
+    """Notes (or reasons for review) as people read them: printable, each capped, at most NOTES_LIMIT of them."""
+    return cap_list([printable(note) for note in notes], NOTES_LIMIT, NOTE_LIMIT)
+
+
+def shown_comment(comment: str) -> str:
+    """A person's comment as students read it: printable and capped."""
+    return cap(printable(for_students(comment)), COMMENT_LIMIT)
+
+
+def cell_text(cell) -> str:
+    """What a student reads about one cell: the grader's message and a person's comment, printable and capped."""
+    return "\n".join(filter(None, [cap(printable(cell.message), MESSAGE_LIMIT), shown_comment(cell.comment)]))
+
+
+def shown_name(text: str) -> str:
+    """A student id or name on one line (a table row, a list of ids, a page title): printable and capped."""
+    return cap(one_line(text), NAME_LIMIT)
+
+
 def write_grades_csv(path: Path, results: list[SubmissionResult]) -> None:
+    """grades.csv: numbers as numbers, every text cell through ``csv_cell`` (one line, capped, never a formula)."""
     cells = [cell.grade_id for cell in CELLS]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -40,13 +66,14 @@ def write_grades_csv(path: Path, results: list[SubmissionResult]) -> None:
         for r in results:
             by_id = {c.grade_id: c for c in r.cells}
             per_problem = [r.points_of(name) for name in NOTEBOOKS]
-            comments = [f"{label(c.grade_id)}: {for_students(c.comment)}" for c in r.cells if c.comment]
-            writer.writerow([r.student_id, r.name, *(_points(by_id[c].points) if c in by_id else "" for c in cells),
+            comments = [f"{label(c.grade_id)}: {shown_comment(c.comment)}" for c in r.cells if c.comment]
+            writer.writerow([csv_cell(r.student_id, NAME_LIMIT), csv_cell(r.name, NAME_LIMIT),
+                             *(_points(by_id[c].points) if c in by_id else "" for c in cells),
                              *(f"{p:g}" for p in per_problem), f"{r.automatic_points:g}", f"{r.pending_points:g}",
                              f"{r.hand_points:g}", f"{r.total_points:g}", "yes" if r.final else "no",
-                             f"{r.max_points:g}", r.status, f"{r.seconds:.1f}",
-                             "; ".join(r.notes), "; ".join(r.review), "yes" if r.contained else "no",
-                             " | ".join(comments)])
+                             f"{r.max_points:g}", csv_cell(r.status), f"{r.seconds:.1f}",
+                             csv_cell("; ".join(shown_notes(r.notes))), csv_cell("; ".join(shown_notes(r.review))),
+                             "yes" if r.contained else "no", csv_cell(" | ".join(comments))])
 
 
 def moodle_rows(results: list[SubmissionResult], partial: bool = False) -> list[WorksheetRow]:
@@ -61,7 +88,7 @@ def moodle_rows(results: list[SubmissionResult], partial: bool = False) -> list[
             summary += f" Partial grade: {r.pending_points:g} points of written answers are not graded yet."
         if r.status == "error":
             summary += " Partial grade: the grading failed and will be repeated."
-        comments = [f"{label(c.grade_id)}: {for_students(c.comment)}" for c in r.cells if c.comment]
+        comments = [f"{label(c.grade_id)}: {shown_comment(c.comment)}" for c in r.cells if c.comment]
         rows.append(WorksheetRow(r.student_id, r.name, r.total_points if give else None,
                                  " ".join([summary, *comments])))
     return rows
@@ -70,14 +97,14 @@ def moodle_rows(results: list[SubmissionResult], partial: bool = False) -> list[
 def gradescope_results(result: SubmissionResult) -> dict:
     """Gradescope's results.json: automatic cells (and written answers once a person graded them) as tests.
     Messages can quote a student's own text (a symbol's name): every output is declared plain text, so Gradescope
-    shows it as written and renders none of it as HTML or Markdown."""
+    shows it as written and renders none of it as HTML or Markdown; printable and capped, as everywhere."""
     tests = [{"name": f"{c.notebook}: {label(c.grade_id)}", "score": c.points, "max_score": c.max_points,
               "status": "passed" if c.points == c.max_points else "failed",
-              "output": "\n".join(filter(None, [c.message, for_students(c.comment)])), "output_format": "text"}
+              "output": cell_text(c), "output_format": "text"}
              for c in result.cells if c.points is not None]
-    notes = list(result.notes)
+    notes = shown_notes(result.notes)
     if result.review:
-        notes.append("this submission will be looked at by a person: " + "; ".join(result.review))
+        notes.append("this submission will be looked at by a person: " + "; ".join(shown_notes(result.review)))
     if result.pending_points:
         notes.append(f"{result.pending_points:g} points of written answers are graded by hand")
     return {"score": result.total_points, "execution_time": round(result.seconds, 1),
@@ -98,21 +125,23 @@ def feedback_html(result: SubmissionResult) -> str:
             state, css = "passed", "passed"
         else:
             state, css = "failed", "failed"
-        text = "\n".join(filter(None, [c.message, for_students(c.comment)]))
+        text = cell_text(c)
         rows.append(f"<tr class='{css}'><td>{html.escape(c.notebook)}</td><td>{html.escape(label(c.grade_id))}</td>"
                     f"<td>{_points(c.points)} / {c.max_points:g}</td><td>{state}</td>"
                     f"<td><pre>{html.escape(text)}</pre></td></tr>")
-    review = [f"A person will look at this submission: {'; '.join(result.review)}."] if result.review else []
-    notes = "".join(f"<li>{html.escape(p)}</li>" for p in result.notes + review)
+    review = ([f"A person will look at this submission: {'; '.join(shown_notes(result.review))}."]
+              if result.review else [])
+    notes = "".join(f"<li>{html.escape(p)}</li>" for p in shown_notes(result.notes) + review)
+    name = html.escape(shown_name(result.name))
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Problem set 3: {html.escape(result.name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Problem set 3: {name}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{border-bottom:1px solid #ddd;padding:.3em .6em;
 text-align:left;vertical-align:top}}pre{{white-space:pre-wrap;margin:0}}.passed td:nth-child(4){{color:#1a7f37}}
 .failed td:nth-child(4){{color:#cf222e}}.pending td:nth-child(4){{color:#9a6700}}</style></head><body>
-<h1>Problem set 3 — feedback for {html.escape(result.name)}</h1>
+<h1>Problem set 3 — feedback for {name}</h1>
 <p>Points: <b>{result.total_points:g}</b> of {result.max_points:g} (automatic {result.automatic_points:g}, written
 answers {result.hand_points:g}); still to be graded by hand: {result.pending_points:g}; status:
-{html.escape(result.status)}.</p>
+{html.escape(printable(result.status))}.</p>
 {f"<h2>About your files</h2><ul>{notes}</ul>" if notes else ""}
 <table><tr><th>notebook</th><th>part</th><th>points</th><th>result</th><th>message</th></tr>
 {"".join(rows)}</table></body></html>
@@ -122,9 +151,9 @@ answers {result.hand_points:g}); still to be graded by hand: {result.pending_poi
 def summary_table(results: list[SubmissionResult]) -> str:
     lines = [f"{'student':<24} {'name':<26} {'auto':>6} {'hand':>5} {'pending':>7} {'status':<10} {'time':>7}  review"]
     for r in results:
-        lines.append(f"{r.student_id[:24]:<24} {r.name[:26]:<26} {r.automatic_points:>6g} {r.hand_points:>5g} "
-                     f"{r.pending_points:>7g} "
-                     f"{r.status:<10} {r.seconds:>6.1f}s  {'yes' if r.review else ''}")
+        lines.append(f"{one_line(r.student_id)[:24]:<24} {one_line(r.name)[:26]:<26} {r.automatic_points:>6g} "
+                     f"{r.hand_points:>5g} {r.pending_points:>7g} "
+                     f"{one_line(r.status):<10} {r.seconds:>6.1f}s  {'yes' if r.review else ''}")
     return "\n".join(lines)
 
 

@@ -1,6 +1,7 @@
 """The notebooks a TA grades in formgrader, taken from a graded submission before its scratch course is removed:
-each notebook as submitted (sanitized) and as autograded (executed, hidden tests restored by nbgrader), with the
-grader's own verdict printed under every automatically graded cell. They are the TAs', never the students'.
+each notebook as submitted (sanitized) and as autograded (executed, hidden tests restored by nbgrader), both made
+inert (outputs/inert.py: nothing of the student's runs in the TA's browser), with the grader's own verdict in a
+cell of its own right under every automatically graded cell. They are the TAs', never the students'.
 
 They travel as text in the result (a Dask worker's scratch folder is on another machine); the batch writes them
 into the grading folder (outputs/grading_folder.py).
@@ -9,16 +10,19 @@ into the grading folder (outputs/grading_folder.py).
 from __future__ import annotations
 
 import hashlib
+import html
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_output
+from nbformat.v4 import new_markdown_cell
 
 from ..cells import JUDGED
 from ..course import NOTEBOOKS
+from ..outputs.inert import MARK as VERDICT_MARK
+from ..outputs.inert import inert_notebook
 from ..results import CellResult
 
-VERDICT_MARK = "[autograder]"  # starts the output the grader adds under a test cell (what formgrader shows)
+VERDICT_CELL = "autograder_verdict"  # the metadata key of a verdict cell (the grader's: inert drops a student's)
 SPOILED = ("{name}: the executed notebook was changed by the submission's own code; formgrader shows the notebook "
            "as submitted, without outputs")
 
@@ -58,31 +62,48 @@ def _executed(path: Path, submitted: Path) -> nbformat.NotebookNode | None:
     return notebook if all(executed.get(k) == v for k, v in answers.items()) else None
 
 
-def _verdict(cell: CellResult):
+def verdict_text(cell: CellResult) -> str:
     points = "pending" if cell.points is None else f"{cell.points:g}"
     text = f"{VERDICT_MARK} {points} / {cell.max_points:g} points"
-    if cell.message:
-        text += f": {cell.message}"
-    passed = cell.points == cell.max_points
-    return new_output("stream", name="stdout" if passed else "stderr", text=text + "\n")
+    return f"{text}: {cell.message}" if cell.message else text
+
+
+def _verdict(cell: CellResult):
+    """The grader's verdict on one test cell as a Markdown cell of its own: a coloured box (Bootstrap's, which
+    formgrader's page loads). The message may quote the student's text: escaped for HTML, with nothing Markdown or
+    MathJax would read ($, backslashes) and no blank line (which would end the HTML block)."""
+    colour = "success" if cell.points == cell.max_points else "danger"
+    text = html.escape(verdict_text(cell)).replace("$", "&#36;").replace("\\", "&#92;").replace("`", "&#96;")
+    text = "<br>".join(line for line in text.splitlines() if line.strip())
+    verdict = new_markdown_cell(f'<div class="alert alert-{colour}"><b>{text}</b></div>',
+                                metadata={VERDICT_CELL: cell.grade_id})
+    verdict["id"] = f"verdict-{cell.grade_id}"[:64]
+    return verdict
 
 
 def for_formgrader(submitted: dict[str, Path], autograded: Path, cells: list[CellResult],
                    notes: list[str]) -> dict[str, str]:
-    """{"submitted/<name>.ipynb": ..., "autograded/<name>.ipynb": ...} for each submitted notebook."""
+    """{"submitted/<name>.ipynb": ..., "autograded/<name>.ipynb": ...} for each submitted notebook, inert, with the
+    grader's verdicts in the autograded one."""
     verdicts = {c.grade_id: c for c in cells if not c.written}
     kept = {}
     for name in NOTEBOOKS:
         if name not in submitted:
             continue
-        kept[f"submitted/{name}.ipynb"] = submitted[name].read_text(encoding="utf-8")
+        as_submitted = nbformat.read(submitted[name], as_version=4)
+        metadata = as_submitted.metadata  # the release's (sanitize.py): none of the student's
+        kept[f"submitted/{name}.ipynb"] = nbformat.writes(inert_notebook(as_submitted, metadata, name)[0])
         notebook = _executed(autograded / f"{name}.ipynb", submitted[name])
         if notebook is None:
             notes.append(SPOILED.format(name=name))
-            notebook = nbformat.read(submitted[name], as_version=4)
+            notebook = as_submitted
+        notebook, removed = inert_notebook(notebook, metadata, name)
+        notes += removed
+        with_verdicts = []
         for cell in notebook.cells:
+            with_verdicts.append(cell)
             if cell.cell_type == "code" and _grade_id(cell) in verdicts:
-                cell.outputs = [o for o in cell.outputs if VERDICT_MARK not in str(o.get("text", ""))]
-                cell.outputs.append(_verdict(verdicts[_grade_id(cell)]))
+                with_verdicts.append(_verdict(verdicts[_grade_id(cell)]))
+        notebook.cells = with_verdicts
         kept[f"autograded/{name}.ipynb"] = nbformat.writes(notebook)
     return kept

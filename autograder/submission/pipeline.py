@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from mnist_lab.handin import HANDIN_DIR_ENV, SEED_ENV
 
-from ..course import NOTEBOOKS, release_dir
+from ..course import NOTEBOOKS, release_dir, tool_environment
 from ..isolation import sandbox
 from ..isolation.containment import NONE, USER_ID, contain, containment_kind
 from ..isolation.processes import supervised
@@ -110,8 +110,10 @@ def _kernel_settings(request: GradingRequest, workdir: Path, containment, jupyte
     if containment is not None:  # what a kernel left is ended, and its folders taken back, before nbgrader writes
         args = execute.arguments(request.cell_timeout, request.deadline, containment.uid, containment.writable,
                                  str(workdir))
-    env = {HANDIN_DIR_ENV: str(workdir / ".handin"), SEED_ENV: str(request.seed),
-           "MNIST_LAB_DEVICE": request.device, "MNIST_LAB_THREADS": str(request.threads)}
+    # Of the grader's own environment the kernels see only what they need (sandbox.KERNEL_ENVIRONMENT): a secret of
+    # the grader's must never reach code that could quote it in an answer.
+    env = {**sandbox.kernel_environment(tool_environment()), HANDIN_DIR_ENV: str(workdir / ".handin"),
+           SEED_ENV: str(request.seed), "MNIST_LAB_DEVICE": request.device, "MNIST_LAB_THREADS": str(request.threads)}
     if request.device == "cuda":  # several workers share the GPU: each kernel's share of its memory
         env["MNIST_LAB_GPU_MEMORY_GB"] = str(GPU_MEMORY_PER_KERNEL_GB)
     if containment is not None:

@@ -67,7 +67,8 @@ class ScratchCourse:
                   meanwhile: Callable[[], None] | None = None) -> None:
         """``nbgrader autograde`` of ``student``, run in this process: a second Python process would spend seconds
         of every submission starting and importing nbgrader. The kernels it starts are this process's children
-        (bwrap's --die-with-parent: they die with it) and inherit ``env``; nbgrader logs to this process's
+        (bwrap's --die-with-parent: they die with it) and start with exactly ``env`` (default: this process's
+        environment with the grader's tools on PATH) and what nbgrader adds; nbgrader logs to this process's
         output. ``meanwhile`` runs in a thread alongside, started once the first kernel is ready (from then on this
         process mostly waits for kernels; before, the thread would slow nbgrader's preparation) and ended before
         this process's environment is restored (a thread reading it while it is swapped could crash)."""
@@ -77,7 +78,7 @@ class ScratchCourse:
         def kernel_ready(**_) -> None:  # nbclient's hook, for each notebook's kernel
             if alongside.ident is None:
                 alongside.start()
-        with _inside(self.path, {**tool_environment(), **(env or {})}):
+        with _inside(self.path, tool_environment() if env is None else env):
             try:
                 app.initialize([ASSIGNMENT, "--force", f"--student={student}", f"--db={self.db_url}", *args])
                 if alongside:

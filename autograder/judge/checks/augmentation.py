@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from autograder.judge.decode import decode_array
 from autograder.mistakes import failure, raised
+from autograder.text import ERROR_LIMIT, quote
 from mnist_lab.handin import AUGMENT_DRAWS, AUGMENT_IMAGES, augmentation_images
 
 SIDE, CROP = 28, 24
@@ -140,7 +141,7 @@ def check_augmentation(recorded: dict, seed: int):
 
 def _judge(recorded: dict, seed: int):
     if "error" in recorded:
-        raise raised("make_augmentation failed: ", recorded["error"])
+        raise raised("make_augmentation failed: ", quote(recorded["error"], ERROR_LIMIT))
     outputs = torch.from_numpy(decode_array(recorded.get("outputs"))).float()
     if tuple(outputs.shape[2:]) != (1, CROP, CROP):
         raise failure("augmentation_size", f"the augmentation must give 24x24 images, got {tuple(outputs.shape[2:])}")

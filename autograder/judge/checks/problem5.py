@@ -25,6 +25,7 @@ import torch
 
 from autograder.judge.decode import decode_array
 from autograder.mistakes import Quoted, failure
+from autograder.text import ERROR_LIMIT, QUOTE_LIMIT, quote
 from mnist_lab import evaluate
 from mnist_lab.experiment import REFERENCE_EPOCHS
 from mnist_lab.handin import ACCURACY_FLOOR, EPOCHS_CALLS
@@ -39,14 +40,15 @@ def rebuild(graph) -> GraphNet:
     if not isinstance(graph, dict):
         raise failure("not_rebuildable", "no network was recorded")
     if graph.get("error"):
-        raise failure("build_failed", Quoted(str(graph["error"])[:400]))
+        raise failure("build_failed", Quoted(quote(graph["error"], ERROR_LIMIT)))
     weights = graph.get("weights")
     if not isinstance(weights, dict):
         raise failure("not_rebuildable", "the network's weights were not recorded")
     try:
         return GraphNet(graph, {name: torch.from_numpy(decode_array(value)) for name, value in weights.items()})
     except GraphError as exc:
-        raise failure("not_rebuildable", "the network cannot be rebuilt by the grader: ", Quoted(exc)) from None
+        raise failure("not_rebuildable", "the network cannot be rebuilt by the grader: ",
+                      Quoted(quote(exc, ERROR_LIMIT))) from None
 
 
 def check_architecture(recorded: dict):
@@ -54,12 +56,12 @@ def check_architecture(recorded: dict):
     if "NotImplementedError" in error:
         raise failure("not_implemented", "build_cnn is not implemented yet")
     if error:
-        raise failure("build_failed", "build_cnn failed: ", Quoted(error))
+        raise failure("build_failed", "build_cnn failed: ", Quoted(quote(error, ERROR_LIMIT)))
     failures = recorded.get("failures") if isinstance(recorded.get("failures"), dict) else {}
     graphs = recorded.get("graphs") if isinstance(recorded.get("graphs"), dict) else {}
     for size in (28, 24):
         if str(size) in failures:
-            raise failure("build_failed", Quoted(str(failures.get(str(size)))[:400]))
+            raise failure("build_failed", Quoted(quote(failures.get(str(size)), ERROR_LIMIT)))
         if str(size) not in graphs:
             raise failure("not_recorded", f"build_cnn({size}) was not recorded")
         problem = architecture(rebuild(graphs[str(size)]))
@@ -71,7 +73,8 @@ def check_training(recorded: dict, condition: str, budgets):
     """Every budget trained with the reference epochs, rebuilt, and at least ACCURACY_FLOOR on the test set. Each
     run the grader measures is also kept where ``measuring`` collects them."""
     if "error" in recorded:
-        raise failure("training_failed", f"cannot train the {condition} condition: ", Quoted(recorded["error"]))
+        raise failure("training_failed", f"cannot train the {condition} condition: ",
+                      Quoted(quote(recorded["error"], ERROR_LIMIT)))
     runs = {run.get("n_examples"): run for run in recorded.get("runs", []) if isinstance(run, dict)}
     for n in budgets:
         run = runs.get(n)
@@ -90,7 +93,7 @@ def check_training(recorded: dict, condition: str, budgets):
             accuracy = evaluate(net, size, device="cpu", batch_size=TRACE_BATCH, mixed_precision=False)
         except (RuntimeError, GraphError) as exc:
             raise failure("test_set_fails", f"the recorded {condition} network fails on the test set: ",
-                          Quoted(exc)) from None
+                          Quoted(quote(exc, ERROR_LIMIT))) from None
         measured = _measured.get()
         if measured is not None:
             measured.append({"condition": condition, "n_examples": n, "epochs": REFERENCE_EPOCHS[n],
@@ -165,13 +168,13 @@ def check_epochs_for(recorded: dict):
         if "error" in got and "NotImplementedError" in str(got["error"]):
             raise failure("not_implemented", "epochs_for is not implemented yet")
         if "returned" in got:  # the same sentence as the notebook's visible test
-            raise failure("epochs_not_int", f"epochs_for({call}) returned a ", Quoted(str(got["returned"])[:20]),
+            raise failure("epochs_not_int", f"epochs_for({call}) returned a ", Quoted(quote(got["returned"], 20)),
                           ", not an int: return the number of epochs as a whole number (int)")
         if "raised" in want:
             raise failure("epochs_no_valueerror", f"epochs_for({call}) must raise ValueError: no whole number of "
                           "epochs keeps the steps equal; got ",
-                          Quoted(got.get("value", got.get("error", "no ValueError"))))
+                          Quoted(quote(got.get("value", got.get("error", "no ValueError")), QUOTE_LIMIT)))
         if "error" in got:
-            raise failure("answer_raised", f"epochs_for({call}) raised ", Quoted(str(got["error"])[:200]))
+            raise failure("answer_raised", f"epochs_for({call}) raised ", Quoted(quote(got["error"], ERROR_LIMIT)))
         raise failure("epochs_wrong", f"epochs_for({call}) should be {want['value']} (same number of steps as the "
-                      "reference budget), got ", Quoted(got.get("value", got)))
+                      "reference budget), got ", Quoted(quote(got.get("value", got))))

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from autograder.judge.checks import called, require_correct
 from autograder.judge.decode import decode_array
 from autograder.mistakes import failure, raised
+from autograder.text import ERROR_LIMIT, quote
 from autograder.judge.symbolic import Mistake, Sampler, check_expression
 from mnist_lab.handin import BACKWARD_SHAPES, random_network
 from mnist_lab.notation import (M, N_CONV, N_OUT, N_POOL, PROBLEM6, W, a0, a2, dC_da3, delta1, delta2, delta3, K,
@@ -116,7 +117,7 @@ def check_conv_net_backward(recorded: dict, seed: int):
         raise failure("not_recorded", "no gradients were recorded")
     for i, ((n, k, n_out), got) in enumerate(zip(BACKWARD_SHAPES, results)):
         if "error" in got:
-            raise raised(f"conv_net_backward failed on a {n}x{n} input: ", got["error"])
+            raise raised(f"conv_net_backward failed on a {n}x{n} input: ", quote(got["error"], ERROR_LIMIT))
         want = torch_gradients(**random_network(seed + i, n, k, n_out))
         for name, expected in want.items():
             if name not in got:

@@ -7,6 +7,7 @@ import torch
 from autograder.judge.checks import called, require_correct
 from autograder.judge.decode import decode_array
 from autograder.mistakes import failure, raised
+from autograder.text import ERROR_LIMIT, quote
 from autograder.judge.symbolic import Mistake, Sampler, check_expression
 from mnist_lab.handin import ACTIVATION_ALPHAS, activation_points, activation_reference, stability_points
 from mnist_lab.notation import PROBLEM7, dC_da4, relu_w, relu_z
@@ -33,7 +34,7 @@ def check_relu_chain_gradient(relu_chain_gradient):
 def check_gradient_is_stable(recorded: dict, seed: int):
     """The recorded answers on the points handin.stability drew from ``seed``, against the definition."""
     if "error" in recorded:
-        raise raised("gradient_is_stable failed: ", recorded.get("error"))
+        raise raised("gradient_is_stable failed: ", quote(recorded.get("error"), ERROR_LIMIT))
     answers = recorded.get("answers")
     points = list(stability_points(seed))
     if not (isinstance(answers, list) and len(answers) == len(points) and all(isinstance(a, bool) for a in answers)):
@@ -60,7 +61,7 @@ def check_activations(recorded: dict):
             if value is None:
                 raise failure("not_recorded", f"{name} was not recorded")
             if "error" in value:
-                raise raised(f"{name}(x, alpha={alpha}) failed: ", value["error"])
+                raise raised(f"{name}(x, alpha={alpha}) failed: ", quote(value["error"], ERROR_LIMIT))
             got = torch.from_numpy(decode_array(value))
             expected = activation_reference(name, x, alpha)
             if got.shape != expected.shape:
