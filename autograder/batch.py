@@ -6,8 +6,10 @@ when the student is graded again (outputs/gradebook.record), and every report in
 
 Exactly once: a result is written to the gradebook (replacing that student's grades) before it is saved to
 ``out/results``, and a saved result the gradebook lacks is written again, so a batch killed at any point, a task
-retried or a lost Dask worker never loses a grade nor records one twice. Re-running grades only new or changed
-submissions.
+retried or a lost Dask worker never loses a grade nor records one twice. A result finished while the gradebook
+cannot be reached is saved and recorded by the next run (grading_folder.record_pending). Re-running grades only
+new or changed submissions, and every submission whose grading failed (status ``error``: a full disk, a lost
+machine), unless ``retry_errors`` is off. One command at a time writes a folder (grading_folder.lock).
 """
 
 from __future__ import annotations
@@ -36,15 +38,24 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
     options = options or BatchOptions()
     load_mnist()  # fetched, verified and cached once here: kernels see MNIST read-only
     out = Path(out).resolve()  # nbgrader runs in other working directories: every path must be absolute
-    out.mkdir(parents=True, exist_ok=True)
+    with grading_folder.lock(out):
+        grading_folder.clear_work(out)  # what a run killed with -9 left: course copies with the hidden tests
+        try:
+            return _grade(source, out, options, on_result)
+        finally:
+            grading_folder.clear_work(out)  # the unpacked uploads and scratch of this run
+
+
+def _grade(source: Path, out: Path, options: BatchOptions, on_result) -> list[SubmissionResult]:
     hide = [str(Path(source).resolve())]  # the submissions as given: no kernel may read another student's
-    work = out / "work"
+    work = out / grading_folder.WORK
     submissions = ingest(source, work / "ingested")
     store = ResultStore(out / "results")
     results, todo, previous = {}, [], {}
     for submission in submissions:
         saved = store.load(submission.student_id)
-        if saved and saved.digest == submission.digest and not options.force:
+        retry = saved is not None and saved.status == "error" and options.retry_errors
+        if saved and saved.digest == submission.digest and not options.force and not retry:
             results[submission.student_id] = saved
         else:
             todo.append(submission)
@@ -55,8 +66,12 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
     course = generated_course()
     db_url = options.db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     grading_folder.open_folder(out, course, db_url)
-    for student in gradebook.missing(db_url, list(results)):  # saved, but killed before the gradebook had it
-        gradebook.record(db_url, results[student])
+    try:
+        grading_folder.record_pending(out, db_url, store)  # saved while the gradebook was away
+        for student in gradebook.missing(db_url, list(results)):  # saved, but killed before the gradebook had it
+            gradebook.record(db_url, results[student])
+    except grading_folder.GRADEBOOK_ERRORS as exc:
+        raise grading_folder.unavailable(db_url, exc, grading_folder.pending_count(out)) from None
     if todo:  # the class report's plotting, imported while this process only waits for results
         threading.Thread(target=class_report.import_plotting, name="import plotting").start()
     bar = _progress(len(todo), options.progress)
@@ -71,6 +86,8 @@ def grade_batch(source: Path, out: Path, options: BatchOptions | None = None,
                 on_result(result)
     bar.close()
     ordered = [results[s.student_id] for s in submissions if s.student_id in results]
+    if grading_folder.pending_count(out):  # the gradebook went away during the batch: is it back?
+        grading_folder.record_pending(out, db_url, store)
     return export(out, ordered).results
 
 

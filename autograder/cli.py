@@ -14,8 +14,9 @@
                reports how an existing zip differs from what the tree builds
   examples     the README's main job: grade the example submissions in tests/examples (--write regenerates them)
 
-Exit status: 0 done; 1 release drift or an example off its expected score; 2 refused before grading (cluster or
-device checks: nothing graded); 3 some submissions unfinished (the same command grades them); 130 stopped by
+Exit status: 0 done; 1 release drift or an example off its expected score; 2 refused, in one line on stderr (the
+cluster or device checks, no MNIST, another command on the same --out, the gradebook unreachable: what was graded
+is saved, and the same command goes on where it stopped); 3 some submissions unfinished (the same command grades them); 130 stopped by
 Ctrl-C or SIGTERM (every process the batch started was ended; the same command goes on where it stopped).
 """
 
@@ -27,6 +28,8 @@ import signal
 import sys
 from pathlib import Path
 
+from mnist_lab.data import MNISTError
+
 from . import formgrader, gradescope_package, release
 from .batch import grade_batch
 from .course import ASSIGNMENT
@@ -35,7 +38,9 @@ from .gradescope import containment_report, grade_gradescope
 from .isolation.preflight import PreflightError
 from .options import BatchOptions, Limits, available_cores, default_workers
 from .outputs.class_report import write_report
+from .outputs import grading_folder
 from .outputs.export import export
+from .outputs.grading_folder import FolderBusy, GradebookUnavailable
 from .outputs.moodle import WorksheetError
 from .outputs.reports import WORKSHEET, shown_name, summary_table
 from .results import UNFINISHED
@@ -87,6 +92,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, default=Path("grading"))
     grade.add_argument("--db", default=None, help="gradebook URL (default: sqlite in --out)")
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    grade.add_argument("--keep-errors", action="store_true",
+                       help="do not regrade unchanged submissions whose grading failed (default: they are graded "
+                            "again, as a failure may have been the machine's: a full disk, a lost worker)")
     grade.add_argument("--cluster", default=None, metavar="ADDRESS",
                        help="grade on this Dask scheduler (tcp://host:8786), one task per submission; see "
                             "docs/cluster.md (default: this machine)")
@@ -125,6 +133,10 @@ def parser() -> argparse.ArgumentParser:
     return main_parser
 
 
+# Why a command refuses to go on, each said in one line (exit status 2): nothing half-done is left behind.
+REFUSALS = (ClusterError, PreflightError, FolderBusy, GradebookUnavailable, MNISTError, ValueError, FileNotFoundError)
+
+
 def _error(exc: Exception) -> None:
     """An error on stderr: its message may quote a student id, a file name from a zip or a worksheet's cell."""
     print(f"error: {printable(exc)}", file=sys.stderr)
@@ -143,10 +155,11 @@ def run_release(args) -> int:
 
 
 def run_grade(args) -> int:
-    options = _batch_options(args, force=args.force, db_url=args.db, cluster=args.cluster)
+    options = _batch_options(args, force=args.force, db_url=args.db, cluster=args.cluster,
+                             retry_errors=not args.keep_errors)
     try:
         results = grade_batch(args.submissions, args.out, options)
-    except (ClusterError, PreflightError) as exc:  # nothing was graded
+    except REFUSALS as exc:  # what was graded is saved; the message says what to do
         _error(exc)
         return 2
     _print_reports(results, args.out)
@@ -172,8 +185,9 @@ def run_formgrader(args) -> int:
 
 def run_export(args) -> int:
     try:
-        done = export(args.out, worksheet=args.worksheet, partial=args.partial, tz=args.timezone)
-    except (FileNotFoundError, WorksheetError) as exc:
+        with grading_folder.lock(args.out.resolve(), "export"):
+            done = export(args.out, worksheet=args.worksheet, partial=args.partial, tz=args.timezone)
+    except (FileNotFoundError, WorksheetError, FolderBusy, GradebookUnavailable) as exc:
         _error(exc)
         return 2
     print(summary_table(done.results))

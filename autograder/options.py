@@ -98,6 +98,7 @@ class BatchOptions:
     limits: Limits = field(default_factory=Limits)
     workers: int = 1  # submissions graded at once (on a cluster: each host's own worker threads decide)
     force: bool = False  # regrade submissions whose files did not change
+    retry_errors: bool = True  # regrade a submission whose grading failed (status "error") though it did not change
     db_url: str | None = None  # the gradebook (default: sqlite in the output folder)
     progress: bool = True
     cluster: str | None = None  # a Dask scheduler's address: grade there, one task per submission

@@ -12,6 +12,7 @@ Glossary of a cell's outcomes, in the order they arise (each has one job):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -68,6 +69,9 @@ class SubmissionResult:
     review: list[str] = field(default_factory=list)  # why a person should look at this submission (empty: no need)
     contained: bool = True  # the references were out of the kernels' reach (False where not: see the README)
     containment: str = ""  # how: "namespaces", "user id" (file permissions only) or "none" (isolation/containment.py)
+    # How its memory was limited: "cgroup v2" or "cgroup v1" (the whole grading and its tmpfs under one limit),
+    # "per process" (RLIMIT_DATA alone: no cgroup could be made) or "none" (isolation/memory.py)
+    memory_limit: str = ""
     graded_on: str = ""  # the machine (and Dask worker) that graded it
     # The notebooks a TA opens in formgrader ("submitted/<name>.ipynb", "autograded/<name>.ipynb" -> notebook JSON),
     # carried from the grading process (or a Dask worker) to the batch, which writes them into the grading folder.
@@ -136,28 +140,51 @@ def safe_name(text: str) -> str:
 
 
 class ResultStore:
-    """One JSON file per finished submission: what makes a batch resumable and re-runs incremental."""
+    """One JSON file per finished submission: what makes a batch resumable and re-runs incremental.
+
+    A result's file is ``<the id's letters and digits, 40 at most>-<10 hex digits of the id's sha256>.json``: ids
+    that differ only in what a file name cannot hold (``ann.lee`` and ``ann_lee``) never share a file. A file of
+    the earlier naming (the first part alone) is still read, for its own student only, and replaced on saving."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, student_id: str) -> Path:
+        digest = hashlib.sha256(student_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        return self.folder / f"{safe_name(student_id)}-{digest}.json"
+
+    def _earlier_path(self, student_id: str) -> Path:
         return self.folder / f"{safe_name(student_id)}.json"
 
     def load(self, student_id: str) -> SubmissionResult | None:
+        for path in (self.path(student_id), self._earlier_path(student_id)):
+            result = self._read(path)
+            if result is not None and result.student_id == student_id:
+                return result
+        return None
+
+    @staticmethod
+    def _read(path: Path) -> SubmissionResult | None:
         try:
-            return SubmissionResult.from_json(json.loads(self.path(student_id).read_text()))
+            return SubmissionResult.from_json(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError, KeyError):
             return None
 
     def load_all(self) -> list[SubmissionResult]:
-        """Every saved result, by student id."""
-        found = (self.load(path.stem) for path in sorted(self.folder.glob("*.json")))
-        return sorted((r for r in found if r), key=lambda r: r.student_id)
+        """Every saved result, by student id (one per student: its file of the current naming first)."""
+        found = {}
+        for path in sorted(self.folder.glob("*.json"), key=lambda p: p.name.count("-") == 0):
+            result = self._read(path)
+            if result is not None:
+                found.setdefault(result.student_id, result)
+        return sorted(found.values(), key=lambda r: r.student_id)
 
     def save(self, result: SubmissionResult) -> None:
         target = self.path(result.student_id)
         tmp = target.with_suffix(".json.part")
         tmp.write_text(json.dumps(result.to_json(), indent=1))
         os.replace(tmp, target)  # a batch killed mid-write keeps the previous complete file
+        earlier = self._earlier_path(result.student_id)
+        if (self._read(earlier) or result).student_id == result.student_id and earlier != target:
+            earlier.unlink(missing_ok=True)

@@ -54,11 +54,19 @@ def _ids(student_ids: list[str]) -> list[str]:
 
 def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: Path | None = None,
            partial: bool = False, tz: str | None = None) -> Export:
-    """Write every report of the grading folder ``out`` (of ``results``, default: every saved result)."""
+    """Write every report of the grading folder ``out`` (of ``results``, default: every saved result). Raises
+    GradebookUnavailable (writing nothing) where the gradebook cannot be reached: the reports need a person's
+    grades from it."""
     out = Path(out).resolve()
+    store = ResultStore(out / "results")
     if results is None:
-        results = ResultStore(out / "results").load_all()
-    final = gradebook.final_results(grading_folder.db_url(out), results)
+        results = store.load_all()
+    db_url = grading_folder.db_url(out)
+    try:
+        grading_folder.record_pending(out, db_url, store)
+        final = gradebook.final_results(db_url, results)
+    except grading_folder.GRADEBOOK_ERRORS as exc:
+        raise grading_folder.unavailable(db_url, exc, grading_folder.pending_count(out)) from None
     done = Export(final, reports.write_all(out, final, worksheet, partial, tz))
     try:
         done.class_report = class_report.write_report(out, final)

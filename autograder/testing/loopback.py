@@ -95,11 +95,19 @@ class PostgresServer(_Service):
             shutil.chown(self.folder, "postgres", "postgres")
         self._run("initdb", "-D", str(self.folder / "data"), "-U", self.user, "--auth=trust", "-E", "UTF8",
                   "--no-instructions")
+        self.resume()
+        self.create_database(self.database)
+        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (a database that goes away mid-batch)."""
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server (again) on its port, with its data."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "server.log"), "-o", options,
                   "-w", "start")
-        self.create_database(self.database)
-        return self
 
     def create_database(self, name: str) -> str:
         """Another database on this server; its URL."""
