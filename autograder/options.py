@@ -73,7 +73,9 @@ class Limits:
     device: str = "auto"  # auto | cpu | cuda: where the students' networks train
     cell_timeout: int | None = None  # seconds per notebook cell
     time_limit: int | None = None  # seconds per submission, all notebooks together
-    memory_limit_mb: int = 6144  # address space for data (RLIMIT_DATA) of a submission's processes; 0: none
+    # The memory of a submission's whole grading (one cgroup: isolation/memory.py), and each of its processes' data
+    # segment (RLIMIT_DATA: an unbounded allocation is a MemoryError in the student's cell); 0: none.
+    memory_limit_mb: int = 6144
     sandbox: bool = True  # run kernels in the sandbox where it is available (isolation/sandbox.py)
     # False: as a user id of their own without namespaces even where the machine allows them (what a container
     # that refuses namespaces gets: a Gradescope run); for trying that mode

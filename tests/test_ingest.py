@@ -1,10 +1,14 @@
 """Ingesting what instructors collect: a Moodle "Download all submissions" zip and nbgrader's folder layout.
 
-Checks which student each submission belongs to, which notebooks were taken (and that they are the uploaded bytes),
-what is reported about odd files, the guards against hostile zips, and the submission digest.
+Checks which student each submission belongs to (a Moodle participant's plugin folders make one; ids that come out
+the same stay distinct), which notebooks were taken (and that they are the uploaded bytes), what is reported about
+odd files, the guards against hostile zips (entries that cannot be unpacked, caps per student: each a note of that
+student's, never the class's end), removing what was unpacked, and the submission digest. The zips Python cannot
+write (encrypted, Deflate64) are built by patching the headers of stored ones.
 """
 
 import io
+import struct
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -13,7 +17,7 @@ import pytest
 
 import autograder.ingest
 from autograder.course import ASSIGNMENT
-from autograder.ingest import collect, ingest, notebook_name
+from autograder.ingest import collect, ingest, notebook_name, remove_unpacked
 
 REFERENCE = Path(__file__).parent / "examples" / "reference" / ASSIGNMENT
 PROBLEM6 = (REFERENCE / "problem6.ipynb").read_bytes()
@@ -153,12 +157,18 @@ def test_nested_zip_bomb_is_not_extracted(tmp_path, monkeypatch):
     assert not list((tmp_path / "scratch").rglob("problem6.ipynb"))
 
 
-def test_moodle_zip_bomb_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(autograder.ingest, "MAX_UNZIPPED_BYTES", 10_000)
+def test_a_bomb_in_the_class_zip_costs_only_its_student(tmp_path, monkeypatch):
+    """The class download is unpacked under each student's own caps: one student's bomb is that student's note."""
+    monkeypatch.setattr(autograder.ingest, "MAX_STUDENT_BYTES", 12_000)
     archive = tmp_path / "bomb.zip"
-    archive.write_bytes(zip_bytes({f"{ZOE}/problem6.ipynb": b" " * 100_000}))
-    with pytest.raises(ValueError, match="not extracted"):
-        ingest(archive, tmp_path / "scratch")
+    archive.write_bytes(zip_bytes({f"{ZOE}/problem6.ipynb": b" " * 100_000, f"{JAN}/problem7.ipynb": PROBLEM7}))
+    jan, zoe = ingest(archive, tmp_path / "scratch")
+    assert zoe.student_id == "1001" and zoe.notebooks == {}
+    assert zoe.notes[0] == (f"bomb.zip: problem6.ipynb not unpacked: the limit of {12_000 / 2**20:g} MB unpacked "
+                            "per student was reached; the rest of this student's archives was skipped")
+    assert jan.notebooks["problem7"].read_bytes() == PROBLEM7
+    assert not any("limit" in note for note in jan.notes), jan.notes
+    assert not list((tmp_path / "scratch").rglob("problem6.ipynb"))
 
 
 def test_digest_follows_notebook_content_only(tmp_path):
@@ -230,3 +240,254 @@ def test_thousands_of_extra_files_make_one_short_note(tmp_path):
     [erin] = ingest(tmp_path / "submitted", tmp_path / "scratch")
     assert len(erin.notes) <= 12 and sum(map(len, erin.notes)) < 2000
     assert "30000 extra files ignored: data/sample-00000.txt" in erin.notes[-1] and "and 29995 more" in erin.notes[-1]
+
+
+# ---- Moodle's plugin folders and ids given twice ---------------------------------------------------------------
+
+ZOE_ONLINE_TEXT = "Zoë Müller-Lüdenscheidt_1001_assignsubmission_onlinetext_"
+ZOE_COMMENTS = "Zoë Müller-Lüdenscheidt_1001_assignsubmission_comments_"
+ONLINE_TEXT = b"<p>My plots are in problem 5.</p>"
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["class zip", "unpacked folder"])
+def test_a_participants_plugin_folders_make_one_submission(tmp_path, packed):
+    files = {f"{ZOE}/problem6.ipynb": PROBLEM6, f"{ZOE}/problem7.ipynb": PROBLEM7,
+             f"{ZOE_ONLINE_TEXT}/onlinetext.html": ONLINE_TEXT}
+    source = tmp_path / "download.zip"
+    source.write_bytes(zip_bytes(files))
+    if not packed:
+        with zipfile.ZipFile(source) as zf:
+            zf.extractall(tmp_path / "download")
+        source = tmp_path / "download"
+    [zoe] = ingest(source, tmp_path / "scratch")
+    assert (zoe.student_id, zoe.name, sorted(zoe.notebooks)) == ("1001", "Zoë Müller-Lüdenscheidt",
+                                                                 ["problem6", "problem7"])
+    assert zoe.notes == [MISSING_PROBLEM5, "extra file onlinetext.html ignored"]
+
+
+def test_any_plugin_folder_joins_its_participant_whatever_the_order(tmp_path):
+    archive = tmp_path / "download.zip"
+    archive.write_bytes(zip_bytes({f"{ZOE_ONLINE_TEXT}/onlinetext.html": ONLINE_TEXT,  # before the notebooks
+                                   f"{ZOE}/ps3.zip": zip_bytes({"problem6.ipynb": PROBLEM6}),
+                                   f"{ZOE_COMMENTS}/comments.txt": b"late because of illness",
+                                   f"{JAN}/problem7.ipynb": PROBLEM7}))
+    jan, zoe = ingest(archive, tmp_path / "scratch")
+    assert [jan.student_id, zoe.student_id] == ["1002", "1001"]
+    assert zoe.notebooks["problem6"].read_bytes() == PROBLEM6
+    assert "2 extra files ignored: comments.txt, onlinetext.html" in zoe.notes
+
+
+def test_folders_giving_the_same_id_never_overwrite_each_other(tmp_path):
+    """'a<b' and 'a_b' both give the id 'a_b'; each keeps its own notebooks, nested zips included."""
+    submitted = tmp_path / "submitted"
+    for folder, notebook in {"a<b": PROBLEM6, "a_b": PROBLEM7}.items():
+        (submitted / folder).mkdir(parents=True)
+        (submitted / folder / "abgabe.zip").write_bytes(zip_bytes({"problem6.ipynb": notebook}))
+    first, second = ingest(submitted, tmp_path / "scratch")
+    assert [(first.student_id, first.name), (second.student_id, second.name)] == [("a_b", "a<b"), ("a_b-2", "a_b")]
+    assert first.notebooks["problem6"].read_bytes() == PROBLEM6
+    assert second.notebooks["problem6"].read_bytes() == PROBLEM7  # its own upload, not the other folder's
+    assert "student id a_b also came from 'a_b', who is graded as a_b-2" in first.notes
+    assert "student id a_b already came from 'a<b': graded as a_b-2" in second.notes
+
+
+def test_a_participant_number_given_twice_gives_two_students(tmp_path):
+    archive = tmp_path / "download.zip"
+    archive.write_bytes(zip_bytes({f"{ZOE}/problem6.ipynb": PROBLEM6,
+                                   "Zoe Miller_1001_assignsubmission_file_/problem7.ipynb": PROBLEM7}))
+    miller, zoe = ingest(archive, tmp_path / "scratch")
+    assert [(s.student_id, s.name, sorted(s.notebooks)) for s in (miller, zoe)] == [
+        ("1001", "Zoe Miller", ["problem7"]), ("1001-2", "Zoë Müller-Lüdenscheidt", ["problem6"])]
+    assert any("graded as 1001-2" in note for note in miller.notes)
+    assert any("graded as 1001-2" in note for note in zoe.notes)
+
+
+# ---- archives that cannot be unpacked --------------------------------------------------------------------------
+
+LI = "Li Wei_1004_assignsubmission_file_"
+SAM = "Sam Okafor_1005_assignsubmission_file_"
+DEFLATE64 = 9  # the method Windows Explorer uses for large files; Python can read it but not unpack it
+
+
+def stored_zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def patched_zip(entries: dict[str, bytes], flag_bits: int = 0, method: int | None = None) -> bytes:
+    """A stored zip whose every entry says (in its local and its central header) what zipfile cannot write:
+    general purpose ``flag_bits`` set (1: encrypted), compression ``method``."""
+    data = bytearray(stored_zip(entries))
+    count, position = struct.unpack_from("<10xH4xL", data, data.rfind(b"PK\x05\x06"))  # the end record
+    for _ in range(count):  # each central header, and the local header it points to
+        names, extras, comments = struct.unpack_from("<3H", data, position + 28)
+        [local] = struct.unpack_from("<L", data, position + 42)
+        for flags_at in (position + 8, local + 6):  # the method follows the flags in both headers
+            flags, old_method = struct.unpack_from("<2H", data, flags_at)
+            struct.pack_into("<2H", data, flags_at, flags | flag_bits, old_method if method is None else method)
+        position += 46 + names + extras + comments
+    return bytes(data)
+
+
+ENCRYPTED = patched_zip({"problem6.ipynb": PROBLEM6, "problem7.ipynb": PROBLEM7}, flag_bits=0x1)
+DEFLATED64 = patched_zip({"problem6.ipynb": PROBLEM6, "problem7.ipynb": PROBLEM7}, method=DEFLATE64)
+
+
+def test_the_hand_built_zips_are_what_they_say():
+    """What zipfile itself does with them (and what took the old ingest, and the whole class, down)."""
+    with pytest.raises(RuntimeError, match="encrypted"):
+        zipfile.ZipFile(io.BytesIO(ENCRYPTED)).read("problem6.ipynb")
+    with pytest.raises(NotImplementedError, match="compression method is not supported"):
+        zipfile.ZipFile(io.BytesIO(DEFLATED64)).read("problem6.ipynb")
+
+
+def test_a_class_zip_with_broken_nested_zips_ingests_every_student(tmp_path):
+    archive = tmp_path / "download.zip"
+    archive.write_bytes(zip_bytes({
+        f"{ZOE}/problem6.ipynb": PROBLEM6, f"{ZOE}/problem7.ipynb": PROBLEM7,
+        f"{ANA}/abgabe.zip": zip_bytes({"problem6.ipynb": PROBLEM6, "problem7.ipynb": PROBLEM7}),
+        f"{JAN}/abgabe.zip": ENCRYPTED,
+        f"{LI}/abgabe.zip": DEFLATED64,
+        f"{SAM}/abgabe.zip": zip_bytes({"a": b"a file", "a/problem6.ipynb": PROBLEM6, "problem7.ipynb": PROBLEM7}),
+    }))
+    by_id = {s.student_id: s for s in ingest(archive, tmp_path / "scratch")}
+    assert sorted(by_id) == ["1001", "1002", "1003", "1004", "1005"]
+    for good in ("1001", "1003", "1005"):
+        assert sorted(by_id[good].notebooks) == ["problem6", "problem7"], by_id[good].notes
+    assert by_id["1002"].notebooks == by_id["1004"].notebooks == {}
+    assert ("abgabe.zip: 2 entries are encrypted (password-protected), skipped: 'problem6.ipynb', 'problem7.ipynb'"
+            in by_id["1002"].notes)
+    assert ("abgabe.zip: 2 entries are compressed with Deflate64, which cannot be unpacked here, skipped: "
+            "'problem6.ipynb', 'problem7.ipynb'" in by_id["1004"].notes)
+    assert ("abgabe.zip: entry 'a' is a file where the archive also has a folder of that name, skipped"
+            in by_id["1005"].notes)
+    assert by_id["1001"].notes == [MISSING_PROBLEM5]
+
+
+def test_damaged_and_unwritable_entries_are_their_students_notes(tmp_path):
+    damaged = bytearray(stored_zip({"problem7.ipynb": PROBLEM7}))
+    middle = damaged.find(PROBLEM7) + len(PROBLEM7) // 2
+    damaged[middle] ^= 0xFF  # the stored bytes no longer match their CRC
+    long_name = "x" * 300 + ".ipynb"  # a name the disk refuses (255 bytes at most)
+    archive = tmp_path / "download.zip"
+    archive.write_bytes(zip_bytes({f"{JAN}/abgabe.zip": zip_bytes({long_name: PROBLEM6}),
+                                   f"{ANA}/abgabe.zip": bytes(damaged),
+                                   f"{LI}/problem7.ipynb": PROBLEM7}))
+    by_id = {s.student_id: s for s in ingest(archive, tmp_path / "scratch")}
+    assert "abgabe.zip: entry 'problem7.ipynb' is damaged and cannot be unpacked, skipped" in by_id["1003"].notes
+    assert (f"abgabe.zip: entry {long_name!r} cannot be written here (File name too long), skipped"
+            in by_id["1002"].notes)
+    assert by_id["1003"].notebooks == by_id["1002"].notebooks == {}
+    assert list((tmp_path / "scratch").rglob("problem7.ipynb")) == [by_id["1004"].notebooks["problem7"]]  # no half
+
+
+def test_a_damaged_entry_of_the_class_zip_is_its_students_note(tmp_path):
+    archive = bytearray(stored_zip({f"{ZOE}/problem7.ipynb": PROBLEM7, f"{JAN}/problem6.ipynb": PROBLEM6}))
+    middle = archive.find(PROBLEM7) + len(PROBLEM7) // 2
+    archive[middle] ^= 0xFF
+    (tmp_path / "download.zip").write_bytes(bytes(archive))
+    jan, zoe = ingest(tmp_path / "download.zip", tmp_path / "scratch")
+    assert "download.zip: entry 'problem7.ipynb' is damaged and cannot be unpacked, skipped" in zoe.notes
+    assert zoe.notebooks == {} and sorted(jan.notebooks) == ["problem6"]
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"not a zip at all", "neither a folder nor a zip file"),
+    (bytes(64) + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, 46, 0, 0), "cannot be read as a zip file"),
+    (patched_zip({f"{ZOE}/problem6.ipynb": PROBLEM6, f"{JAN}/problem7.ipynb": PROBLEM7}, flag_bits=0x1),
+     "download.zip is encrypted"),
+])
+def test_a_class_zip_that_cannot_be_read_at_all_is_a_clear_error(tmp_path, content, reason):
+    (tmp_path / "download.zip").write_bytes(content)
+    with pytest.raises(ValueError, match=reason):
+        ingest(tmp_path / "download.zip", tmp_path / "scratch")
+
+
+# ---- caps per student ------------------------------------------------------------------------------------------
+
+def test_the_byte_cap_counts_all_of_a_students_archives_together(tmp_path, monkeypatch):
+    monkeypatch.setattr(autograder.ingest, "MAX_STUDENT_BYTES", len(PROBLEM6) + len(PROBLEM7) - 1)
+    carol, dave = (tmp_path / "submitted" / name for name in ("carol", "dave"))
+    carol.mkdir(parents=True)
+    dave.mkdir()
+    (carol / "a.zip").write_bytes(zip_bytes({"problem6.ipynb": PROBLEM6}))  # each zip fits the cap alone
+    (carol / "b.zip").write_bytes(zip_bytes({"problem7.ipynb": PROBLEM7}))
+    (carol / "c.zip").write_bytes(zip_bytes({"problem5.ipynb": b"{}"}))
+    (dave / "b.zip").write_bytes(zip_bytes({"problem7.ipynb": PROBLEM7}))
+    (dave / "problem6.ipynb").write_bytes(PROBLEM6)  # on disk already: nothing to unpack
+    carol_, dave_ = ingest(tmp_path / "submitted", tmp_path / "scratch")
+    assert sorted(carol_.notebooks) == ["problem6"] and sorted(dave_.notebooks) == ["problem6", "problem7"]
+    limit = f"the limit of {(len(PROBLEM6) + len(PROBLEM7) - 1) / 2**20:g} MB unpacked per student was reached"
+    assert carol_.notes[:4] == [
+        "unpacked nested zip a.zip",
+        f"b.zip: problem7.ipynb not unpacked: {limit}; the rest of this student's archives was skipped",
+        f"c.zip not unpacked: {limit}",
+        MISSING_PROBLEM5]
+    assert not any("limit" in note for note in dave_.notes), dave_.notes
+
+
+def test_the_file_cap_stops_only_its_student(tmp_path, monkeypatch):
+    monkeypatch.setattr(autograder.ingest, "MAX_STUDENT_FILES", 3)
+    archive = tmp_path / "download.zip"
+    archive.write_bytes(zip_bytes({  # six files in the class zip, three each
+        f"{ZOE}/problem5.ipynb": b"{}", f"{ZOE}/problem6.ipynb": PROBLEM6, f"{ZOE}/problem7.ipynb": PROBLEM7,
+        f"{JAN}/abgabe.zip": zip_bytes({"problem6.ipynb": PROBLEM6, "problem7.ipynb": PROBLEM7,
+                                        "problem5.ipynb": b"{}"}),
+    }))
+    jan, zoe = ingest(archive, tmp_path / "scratch")
+    assert sorted(zoe.notebooks) == ["problem6", "problem7"] and not any("limit" in n for n in zoe.notes)
+    assert sorted(jan.notebooks) == ["problem6", "problem7"]
+    assert jan.notes[0] == ("abgabe.zip: problem5.ipynb not unpacked: the limit of 3 files unpacked per student was "
+                            "reached; the rest of this student's archives was skipped")
+
+
+def test_zips_nested_past_the_depth_cap_are_not_unpacked(tmp_path, monkeypatch):
+    monkeypatch.setattr(autograder.ingest, "MAX_ZIP_DEPTH", 2)
+    student = tmp_path / "submitted" / "erin"
+    student.mkdir(parents=True)
+    deepest = zip_bytes({"problem7.ipynb": PROBLEM7})
+    (student / "outer.zip").write_bytes(zip_bytes({"problem6.ipynb": PROBLEM6,
+                                                   "inner.zip": zip_bytes({"deepest.zip": deepest})}))
+    [erin] = ingest(tmp_path / "submitted", tmp_path / "scratch")
+    assert sorted(erin.notebooks) == ["problem6"]
+    assert "deepest.zip ignored: zips are unpacked at most 2 levels deep" in erin.notes
+
+
+def test_a_class_zip_larger_than_the_per_archive_cap_still_ingests(tmp_path, monkeypatch):
+    """300 students x 20 MB is a 6 GB download: only each student's own caps apply to it, entry by entry."""
+    monkeypatch.setattr(autograder.ingest, "MAX_UNZIPPED_BYTES", 10_000)
+    monkeypatch.setattr(autograder.ingest, "CHUNK", 4096)  # streamed a chunk at a time, every byte arrives
+    archive = tmp_path / "download.zip"
+    archive.write_bytes(zip_bytes({f"{folder}/{name}.ipynb": data for folder in (ZOE, JAN, ANA)
+                                   for name, data in (("problem6", PROBLEM6), ("problem7", PROBLEM7))}))
+    with zipfile.ZipFile(archive) as zf:
+        assert sum(m.file_size for m in zf.infolist()) > 5 * autograder.ingest.MAX_UNZIPPED_BYTES
+    submissions = ingest(archive, tmp_path / "scratch")
+    assert [s.student_id for s in submissions] == ["1003", "1002", "1001"]
+    for submission in submissions:
+        assert submission.notebooks["problem6"].read_bytes() == PROBLEM6
+        assert submission.notebooks["problem7"].read_bytes() == PROBLEM7
+        assert submission.notes == [MISSING_PROBLEM5]
+
+
+# ---- removing what was unpacked --------------------------------------------------------------------------------
+
+def test_remove_unpacked_leaves_nothing_of_the_class(moodle_zip, tmp_path):
+    scratch = tmp_path / "scratch"
+    submissions = ingest(moodle_zip, scratch)
+    assert all(path.is_relative_to(scratch) for s in submissions for path in s.notebooks.values())
+    remove_unpacked(scratch)
+    assert not [path for path in scratch.rglob("*") if path.is_file()]
+
+
+def test_a_second_ingest_never_sees_the_first_ones_files(tmp_path):
+    student = tmp_path / "submitted" / "dave"
+    student.mkdir(parents=True)
+    (student / "abgabe.zip").write_bytes(zip_bytes({"problem6.ipynb": PROBLEM6, "problem7.ipynb": PROBLEM7}))
+    ingest(tmp_path / "submitted", tmp_path / "scratch")
+    (student / "abgabe.zip").write_bytes(zip_bytes({"problem6.ipynb": PROBLEM6}))  # uploaded again, without 7
+    [dave] = ingest(tmp_path / "submitted", tmp_path / "scratch")
+    assert sorted(dave.notebooks) == ["problem6"]

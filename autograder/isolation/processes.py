@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import resource
 import signal
 
 import psutil
+
+from . import memory
 
 PR_SET_PDEATHSIG = 1
 
@@ -18,12 +21,25 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def supervised(memory_mb: int):
-    """A ``preexec_fn`` for a grading process: it dies with the thread that started it (die_with_parent), and its
-    data segment (RLIMIT_DATA) is capped at ``memory_mb`` (0: no cap). The cap covers nbgrader and every kernel it
-    launches: an unbounded allocation becomes a MemoryError in the kernel."""
+def supervised(memory_mb: int, cgroup: str = ""):
+    """A ``preexec_fn`` for a grading process: it dies with the thread that started it (die_with_parent), enters
+    ``cgroup`` (memory.new_cgroup's, where there is one) before anything else, and its data segment (RLIMIT_DATA) is
+    capped at ``memory_mb`` (0: no cap).
+
+    The cgroup holds the whole grading under one limit (memory.py). RLIMIT_DATA, inherited by nbgrader and every
+    kernel it launches, stays as each process's own wall beside it: one unbounded allocation then becomes a
+    MemoryError in the student's cell, and the kernel lives on to run the notebook's other cells, where the
+    cgroup alone would have the OOM killer end the kernel. A process that cannot enter its cgroup says why on its
+    standard error (the supervisor reports it) and exits with 1: it must not grade outside the limit its result
+    names."""
     def apply():
         die_with_parent()
+        if cgroup:
+            try:
+                memory.enter(cgroup)
+            except memory.CgroupError as error:
+                os.write(2, f"{error}\n".encode())
+                os._exit(1)
         if memory_mb:
             limit = memory_mb * 2**20
             resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))

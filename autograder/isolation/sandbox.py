@@ -248,6 +248,13 @@ def enter(policy: Policy) -> None:
     for limit, value in ((resource.RLIMIT_NPROC, policy.max_processes), (resource.RLIMIT_FSIZE, policy.max_file_bytes),
                          (resource.RLIMIT_NOFILE, policy.max_open_files), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(limit, (value, value))
+    # The kernel is the OOM killer's first choice inside the submission's memory cgroup (isolation/memory.py), never
+    # the grading process; set as root, a student's process cannot lower it again where root holds
+    # CAP_SYS_RESOURCE.
+    try:
+        Path("/proc/self/oom_score_adj").write_text("1000")
+    except OSError:
+        pass
     os.setgroups([])
     os.setgid(policy.uid)
     os.setuid(policy.uid)

@@ -110,7 +110,8 @@ def gradescope_results(result: SubmissionResult) -> dict:
     return {"score": result.total_points, "execution_time": round(result.seconds, 1),
             "output": "\n".join(notes), "output_format": "text", "test_output_format": "text", "tests": tests,
             # for the instructor (students see neither): how the student's code was contained, and the run's output
-            "extra_data": {"contained": result.contained, "containment": result.containment},
+            "extra_data": {"contained": result.contained, "containment": result.containment,
+                           "memory_limit": result.memory_limit},
             "stdout_visibility": "hidden"}
 
 

@@ -10,7 +10,9 @@ is a fresh interpreter, as before.
 Either way the supervisor sees the same thing (``process.py``): a pid whose process tree it may kill, ``wait``
 with a timeout, and ``returncode`` (negative: the signal that ended it). Either way the grading process runs in
 a session of its own, with its output in a file, its data segment capped, and SIGKILL once the process that
-started it ends (for a forked one: the forkserver, which ends with the batch).
+started it ends (for a forked one: the forkserver, which ends with the batch); and where the supervisor made the
+submission a memory cgroup (isolation/memory.py), the grading process enters it first thing, so that everything
+it starts is counted there.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 import psutil
 
 from ..course import tool_environment
+from ..isolation import memory
 from ..isolation.processes import supervised
 
 # The grading process's module, named rather than imported: this module stays light, so that a grading command
@@ -109,20 +112,28 @@ def stop_forkserver() -> None:
             pass
 
 
-def _grade_forked(*args) -> None:
-    """In the forked grading process: the pipeline's entry point (already imported: the forkserver preloaded it)."""
-    importlib.import_module(PIPELINE).run_forked(*args)
+def _grade_forked(request: str, log: str, memory_mb: int, environment: dict, cgroup: str = "") -> None:
+    """In the forked grading process: into its memory cgroup before anything else (where it cannot, the reason is
+    its log), then the pipeline's entry point (already imported: the forkserver preloaded it)."""
+    if cgroup:
+        try:
+            memory.enter(cgroup)
+        except memory.CgroupError as error:
+            Path(log).write_text(f"{error}\n")
+            raise SystemExit(1)
+    importlib.import_module(PIPELINE).run_forked(request, log, memory_mb, environment)
 
 
-def start(request: Path, log: Path, memory_mb: int):
-    """Start the grading process of ``request``: forked where possible, else a fresh interpreter."""
+def start(request: Path, log: Path, memory_mb: int, cgroup: str = ""):
+    """Start the grading process of ``request``: forked where possible, else a fresh interpreter; in ``cgroup``
+    (isolation/memory.py) where one is given."""
     if can_fork():
         process = _forkserver().Process(target=_grade_forked, name="grading",
-                                        args=(str(request), str(log), memory_mb, tool_environment()))
+                                        args=(str(request), str(log), memory_mb, tool_environment(), cgroup))
         process.start()
         return Forked(process)
     with open(log, "w") as output:
         return subprocess.Popen([sys.executable, "-m", PIPELINE, str(request)],
                                 env=tool_environment(), stdout=output, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=supervised(memory_mb))
+                                preexec_fn=supervised(memory_mb, cgroup))

@@ -2,6 +2,11 @@
 process tree, and whatever it leaves behind killed. Never raises: every failure becomes the submission's status
 and a note, and the completed cells keep their points (see execute.py).
 
+The memory limit is one for the whole submission where this machine gives a memory cgroup (isolation/memory.py):
+the supervisor makes it before the grading process starts, keeps the students' processes in it the OOM killer's
+first choice while it waits, and removes it (with whatever is left in it) once the grading process is gone. Every
+result says how its memory was limited (``SubmissionResult.memory_limit``).
+
 The grader never waits on anything a student's process could hold: the grading process writes its output to a
 file, not a pipe, and is waited for by its exit alone.
 """
@@ -20,7 +25,7 @@ from typing import Any, Callable, Iterable
 
 from ..course import NOTEBOOKS
 from ..ingest import Submission
-from ..isolation import sandbox
+from ..isolation import memory, sandbox
 from ..isolation.containment import NONE, new_runtime
 from ..isolation.processes import kill_tree
 from ..options import Limits
@@ -81,16 +86,33 @@ def grade_submission(submission: Submission, course: Path, work: Path, limits: L
     work.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{safe_name(submission.student_id)}-", dir=work))
     runtime = new_runtime()
+    cgroup = _memory_cgroup(limits.memory_limit_mb, result)
     try:
-        _supervise(submission, course, scratch, runtime, limits, threads, hide, supervisor, result)
+        _supervise(submission, course, scratch, runtime, limits, threads, hide, supervisor, result, cgroup)
     finally:
+        if cgroup is not None:
+            cgroup.remove()  # whatever the grading process left in it is killed first
         shutil.rmtree(runtime, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     result.seconds = time.monotonic() - start
     return result
 
 
-def _supervise(submission, course, scratch, runtime, limits, threads, hide, supervisor, result) -> None:
+def _memory_cgroup(memory_mb: int, result: SubmissionResult) -> memory.Cgroup | None:
+    """The submission's memory cgroup, where this machine gives one; ``result`` says how its memory is limited."""
+    if not memory_mb:
+        result.memory_limit = memory.UNLIMITED
+        return None
+    try:
+        cgroup = memory.new_cgroup(memory_mb)
+    except OSError as error:  # a CgroupError says which cgroup and why
+        result.notes.append(f"memory was limited per process only: {error}")
+        cgroup = None
+    result.memory_limit = cgroup.kind if cgroup else memory.PER_PROCESS
+    return cgroup
+
+
+def _supervise(submission, course, scratch, runtime, limits, threads, hide, supervisor, result, cgroup) -> None:
     """Run the grading process and read its answer into ``result``."""
     device = result.device
     time_limit = limits.submission_seconds(device)
@@ -103,12 +125,13 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
         hide=[str(scratch.parent.parent), *map(str, hide)]).write(scratch / "request.json")  # + the batch folder
     log = scratch / "grading.log"
     # Its own session: a Ctrl-C in the grader's terminal reaches the batch, which stops it (Supervisor).
-    process = supervisor.start(lambda: launch.start(request, log, limits.memory_limit_mb))
+    where = str(cgroup.path) if cgroup else ""
+    process = supervisor.start(lambda: launch.start(request, log, limits.memory_limit_mb, where))
     if process is None:
         result.status = UNFINISHED
         return
     try:
-        process.wait(timeout=time_limit + SUPERVISION_SLACK)
+        _wait(process, time_limit + SUPERVISION_SLACK, cgroup)
     except subprocess.TimeoutExpired:
         kill_tree(process.pid)
         process.wait()
@@ -133,8 +156,12 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
     elif result.status != "error":
         result.status = "error"
         if process.returncode < 0:  # killed from outside (an administrator, the kernel's OOM killer)
+            killed = cgroup.oom_kills() if cgroup is not None else 0
             result.notes.append(f"grading failed: the grading process was killed by "
-                                f"{signal.Signals(-process.returncode).name}; no points could be recorded")
+                                f"{signal.Signals(-process.returncode).name}"
+                                + (f" (the submission reached its memory limit of {limits.memory_limit_mb} MB: the "
+                                   f"OOM killer ended {killed} of its processes)" if killed else "")
+                                + "; no points could be recorded")
         else:
             last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             result.notes.append(f"grading failed: {last[0][:300]}" if last else "grading failed without output")
@@ -148,3 +175,20 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
     for cell in result.cells:
         if cell.notebook in missing:
             cell.message = "notebook not submitted"
+
+
+def _wait(process, seconds: float, cgroup: memory.Cgroup | None) -> None:
+    """Wait for the grading process to end (TimeoutExpired after ``seconds``), meanwhile making every other process
+    of its memory cgroup the OOM killer's first choice, as each one starts (memory.py)."""
+    if cgroup is None:
+        process.wait(timeout=seconds)
+        return
+    deadline = time.monotonic() + seconds
+    while True:
+        cgroup.expose(keep=process.pid)
+        try:
+            process.wait(timeout=max(0.0, min(memory.EXPOSE_SECONDS, deadline - time.monotonic())))
+            return
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
