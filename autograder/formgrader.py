@@ -34,6 +34,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "base-uri 'self'", "form-action 'self'", "frame-ancestors 'self'",
 ])
 SERVER_CONFIG = ".formgrader_server_config.json"
+GUARD = "autograder.formgrader_guard"  # the server extension that refuses what formgrader offers but we do not own
 
 
 def command(out: Path, ip: str = "127.0.0.1", port: int = 8787, token: str | None = None) -> tuple[list[str], str]:
@@ -44,8 +45,10 @@ def command(out: Path, ip: str = "127.0.0.1", port: int = 8787, token: str | Non
     exchange = out / ".exchange"  # nbgrader's assignment exchange is not used; a folder of its own keeps it quiet
     exchange.mkdir(exist_ok=True)
     config = out / SERVER_CONFIG
-    config.write_text(json.dumps({"ServerApp": {"tornado_settings": {
-        "headers": {"Content-Security-Policy": CONTENT_SECURITY_POLICY}}}}))
+    config.write_text(json.dumps({"ServerApp": {
+        "tornado_settings": {"headers": {"Content-Security-Policy": CONTENT_SECURITY_POLICY}},
+        # formgrader's Autograde, feedback and release actions, kernels, terminals and file writes refused
+        "jpserver_extensions": {GUARD: True}}}))
     args = [sys.executable, "-m", "jupyter", "server", f"--ServerApp.root_dir={out}", f"--ServerApp.ip={ip}",
             f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.open_browser=False",
             f"--IdentityProvider.token={token}", f"--Exchange.root={exchange}", f"--config={config}",

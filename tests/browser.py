@@ -337,6 +337,17 @@ class FormgraderPage:
         else:
             self._wait_for_table(there_what)
 
+    def autograde(self, student: str) -> str:
+        """On an assignment's submissions list, click the student's Autograde icon (the flash) as a TA would; the
+        text of the dialog formgrader answers with (#success-modal or #error-modal)."""
+        row = (f"//tbody[@id='main-table']/tr[td[{_has_class('student-id')}]"
+               f"[normalize-space()={_xpath_literal(student)}]]")
+        self._click(self._wait_for_xpath(f"{row}/td[{_has_class('autograde')}]//a", f"{student}'s Autograde icon",
+                                         clickable=True))
+        shown = self._wait(lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "#success-modal, #error-modal")
+                                      if e.is_displayed()], "formgrader's answer to Autograde")
+        return shown[0].text
+
     def open_submissions(self, assignment: str) -> None:
         """From the assignment list, click the assignment's number of submissions: its submissions list."""
         self._follow("/formgrader/manage_assignments", "name", assignment, "num-submissions",

@@ -113,3 +113,33 @@ def test_formgraders_feedback_and_an_export_of_the_folder_run_nothing(graded):
         text = page.read_text(encoding="utf-8")
         assert students_code_runs(text) == [], page
         assert page not in attacked or "My notes" in text, page  # the student's Markdown is there, inert
+
+
+KERNEL_FROM_THE_PAGE = """
+const done = arguments[arguments.length - 1];
+const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || "";
+Promise.all(["/api/kernels", "/api/sessions", "/api/contents/owned.txt"].map((url, i) => fetch(url, {
+    method: i === 2 ? "PUT" : "POST", headers: {"X-XSRFToken": decodeURIComponent(xsrf)},
+    body: i === 2 ? JSON.stringify({type: "file", format: "text", content: "x"}) : "{}"}).then(r => r.status)))
+    .then(done, e => done(String(e)));
+"""
+
+
+def test_formgraders_autograde_button_changes_nothing_and_the_page_can_start_no_kernel(graded):
+    """A TA clicks Autograde for a graded student (Manage Assignments -> ps3 -> the flash icon): formgrader shows
+    why it will not, and the grades, the verdicts and the notebooks stay as the grader left them."""
+    out, _ = graded
+    student = "forged_verdict"
+    notebook = out / "autograded" / student / ASSIGNMENT / "problem7.ipynb"
+    before, notebook_before = manual_scores(out), notebook.read_bytes()
+    with formgrader_server(out) as (base_url, token), open_browser(ARTIFACTS) as browser:
+        page = FormgraderPage(browser, base_url, token)
+        page.open()
+        page.open_submissions(ASSIGNMENT)
+        answer = page.autograde(student)
+        assert "Autograding and feedback belong to `python -m autograder grade`" in answer, answer
+        browser.shot("autograde-refused")
+        statuses = browser.driver.execute_async_script(KERNEL_FROM_THE_PAGE)
+        assert statuses == [403, 403, 403], statuses
+    assert manual_scores(out) == before and notebook.read_bytes() == notebook_before
+    assert not (out / "owned.txt").exists()

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "autograder"
 LAYERS = [
     ["text"], ["course"], ["cells"], ["mistakes"], ["options"], ["results"], ["ingest"],
     ["release", "gradescope_package"], ["outputs"], ["judge"], ["isolation"], ["submission"], ["executors"],
-    ["batch", "gradescope", "formgrader"], ["testing"], ["cli"], ["__main__"],
+    ["batch", "gradescope", "formgrader", "formgrader_guard"], ["testing"], ["cli"], ["__main__"],
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 # The only imports of the grader's own modules inside a function, each for a reason (they too must run downward):
