@@ -23,16 +23,19 @@ Ctrl-C or SIGTERM (every process the batch started was ended; the same command g
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 from mnist_lab.data import MNISTError
 
 from . import formgrader, gradescope_package, release
 from .batch import grade_batch
-from .course import ASSIGNMENT
+from .course import ASSIGNMENT, ROOT
 from .executors.cluster import ClusterError
 from .gradescope import containment_report, grade_gradescope
 from .isolation.preflight import PreflightError
@@ -42,11 +45,12 @@ from .outputs import grading_folder
 from .outputs.export import export
 from .outputs.grading_folder import FolderBusy, GradebookUnavailable
 from .outputs.moodle import WorksheetError
-from .outputs.reports import WORKSHEET, shown_name, summary_table
+from .outputs.reports import GRADESCOPE_VISIBILITY, WORKSHEET, shown_name, summary_table
 from .results import UNFINISHED
 from .text import printable
 from .testing import examples
 
+CHECKOUT_MNIST = "data/mnist"  # where the Makefile keeps MNIST
 EXAMPLES_CELL_TIMEOUT = 90  # the looping example then stops after 90 s; real batches size the limit by device
 
 
@@ -122,6 +126,11 @@ def parser() -> argparse.ArgumentParser:
     one.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"))
     one.add_argument("--out", type=Path, default=None,
                      help="also keep a grading folder here (gradebook, notebooks for formgrader), as `grade` does")
+    one.add_argument("--server-timeout", type=int, default=None, metavar="SECONDS",
+                     help="the grading server's own timeout (Gradescope's autograder timeout): the submission's "
+                          "limits are derived from it so that results.json is always written in time")
+    one.add_argument("--visibility", default="visible", choices=GRADESCOPE_VISIBILITY,
+                     help="when students see each test (Gradescope's visibility; default: visible)")
     _limit_arguments(one)
     pkg = sub.add_parser("gradescope-package", help="the autograder zip to upload to Gradescope")
     pkg.add_argument("--out", type=Path, default=None, help=f"default: {gradescope_package.PACKAGE}")
@@ -209,14 +218,38 @@ def run_report(args) -> int:
 
 def run_gradescope(args) -> int:
     try:
-        result = grade_gradescope(args.submission, args.results, _limits(args), threads=available_cores(),
-                                  out=args.out)
-    except PreflightError as exc:
+        limits = _limits(args)
+        if args.server_timeout:
+            limits = Limits.within(args.server_timeout, **{k: getattr(limits, k) for k in (
+                "device", "cell_timeout", "time_limit", "memory_limit_mb", "sandbox", "namespaces")})
+        seconds = limits.submission_seconds()
+        print(f"grading {args.submission} (at most {seconds} s, {limits.cell_seconds()} s a cell)", flush=True)
+        with _heartbeat(seconds):
+            result = grade_gradescope(args.submission, args.results, limits, threads=available_cores(),
+                                      out=args.out, visibility=args.visibility)
+    except (PreflightError, ValueError, MNISTError) as exc:
         _error(exc)
         return 2
     print(containment_report(result))
     print(f"{result.automatic_points:g} automatic points ({result.status}); results in {args.results}")
     return 0
+
+
+@contextlib.contextmanager
+def _heartbeat(limit: int, every: float = 30.0):
+    """A line every ``every`` seconds while grading runs, so that a grading server's log shows it is alive."""
+    stop, start = threading.Event(), time.monotonic()
+
+    def beat():
+        while not stop.wait(every):
+            print(f"still grading: {time.monotonic() - start:.0f} s of at most {limit} s", flush=True)
+    thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def run_gradescope_package(args) -> int:
@@ -267,8 +300,16 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def _mnist_of_this_checkout() -> None:
+    """`make` keeps MNIST in the checkout's data/mnist (the Makefile's MNIST_DIR): the commands the README gives
+    read it there too, rather than fetching it again into ~/.cache, unless MNIST_DIR says otherwise."""
+    if "MNIST_DIR" not in os.environ and (ROOT / CHECKOUT_MNIST).is_dir():
+        os.environ["MNIST_DIR"] = str(ROOT / CHECKOUT_MNIST)
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    _mnist_of_this_checkout()
     # SIGTERM (a scheduler's preemption, a worker shut down, `kill`) stops a batch as Ctrl-C does: every grading
     # process and kernel is ended (executors), no half result is saved, and the same command resumes.
     signal.signal(signal.SIGTERM, _interrupt)

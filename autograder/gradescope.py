@@ -23,7 +23,7 @@ WARNING = "!" * 100
 
 
 def grade_gradescope(submission_dir: Path, results_path: Path, limits: Limits, threads: int = 1,
-                     out: Path | None = None) -> SubmissionResult:
+                     out: Path | None = None, visibility: str = "visible") -> SubmissionResult:
     """Grade the notebooks under ``submission_dir`` and write Gradescope's results to ``results_path``; with ``out``,
     also keep a grading folder there, as a batch's (gradebook, notebooks for formgrader, the result). A device
     the kernels cannot use raises DeviceError before anything runs (no results.json: the server reports a failed
@@ -45,7 +45,7 @@ def grade_gradescope(submission_dir: Path, results_path: Path, limits: Limits, t
         grading_folder.open_folder(out, course, db_url)
         grading_folder.file_result(out, db_url, store, result, store.load(result.student_id))
     results_path.parent.mkdir(parents=True, exist_ok=True)
-    results_path.write_text(json.dumps(gradescope_results(result), indent=1))
+    results_path.write_text(json.dumps(gradescope_results(result, visibility), indent=1))
     return result
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psutil
 
@@ -16,6 +16,9 @@ import psutil
 # slower machine and several workers sharing it.
 CELL_TIMEOUT = {"cpu": 600, "cuda": 120}
 CELLS_PER_SUBMISSION = 4  # a submission's time limit, in cells' worth, when none is given
+# A grading server's own limit (Gradescope's "autograder timeout") leaves room, beyond the submission's time limit,
+# for the supervisor's slack (submission/process.py), starting Python, judging and writing the results.
+SERVER_RESERVE_SECONDS = 240
 
 
 def available_cores() -> int:
@@ -88,6 +91,20 @@ class Limits:
 
     def cell_seconds(self, device: str | None = None) -> int:
         return self.cell_timeout or CELL_TIMEOUT[device or self.resolved_device()]
+
+    @classmethod
+    def within(cls, server_seconds: int, **given) -> "Limits":
+        """Limits that always end inside a grading server's own timeout of ``server_seconds``: the submission gets
+        what is left after SERVER_RESERVE_SECONDS, a cell at most that (and at most its usual limit). A
+        ``cell_timeout`` or ``time_limit`` given explicitly is kept where it fits."""
+        budget = server_seconds - SERVER_RESERVE_SECONDS
+        if budget < 60:
+            raise ValueError(f"a server timeout of {server_seconds} s leaves no time to grade: it must be over "
+                             f"{SERVER_RESERVE_SECONDS + 60} s")
+        limits = cls(**given)
+        time_limit = min(limits.time_limit or budget, budget)
+        cell = min(limits.cell_timeout or limits.cell_seconds(), time_limit)
+        return replace(limits, time_limit=time_limit, cell_timeout=cell)
 
     def submission_seconds(self, device: str | None = None) -> int:
         return self.time_limit or CELLS_PER_SUBMISSION * self.cell_seconds(device)

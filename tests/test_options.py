@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from autograder import options
-from autograder.options import BatchOptions, Limits, default_workers
+from autograder.options import SERVER_RESERVE_SECONDS, BatchOptions, Limits, default_workers
+from autograder.submission.process import SUPERVISION_SLACK
 
 GIB = 2**30
 
@@ -69,3 +70,17 @@ def test_auto_device_asks_torch_where_a_driver_is(monkeypatch):
     assert Limits().resolved_device() == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert Limits().resolved_device() == "cpu"
+
+
+def test_limits_derived_from_a_grading_servers_timeout_always_end_inside_it():
+    for server in (600, 1200, 2400, 3600):
+        limits = Limits.within(server, device="cpu")
+        # the supervisor kills the grading at the submission's limit plus its slack: still inside the server's
+        assert limits.submission_seconds() + SUPERVISION_SLACK < server
+        assert limits.cell_seconds() <= min(600, limits.submission_seconds())
+    assert Limits.within(1200, device="cpu").submission_seconds() == 1200 - SERVER_RESERVE_SECONDS
+    assert Limits.within(1200, device="cpu", cell_timeout=90).cell_seconds() == 90
+    with pytest.raises(ValueError, match="leaves no time to grade"):
+        Limits.within(200)
+    # without it, the default (4 cells of 600 s) would outlast a 20-minute server
+    assert Limits(device="cpu").submission_seconds() + SUPERVISION_SLACK > 1200

@@ -10,7 +10,7 @@ import pytest
 from autograder.cells import CELLS, JUDGED
 from autograder.outputs.gradebook import STALE
 from autograder.outputs.moodle import NEW_HEADER, fill_worksheet
-from autograder.outputs.reports import moodle_rows, summary_table, write_all
+from autograder.outputs.reports import gradescope_results, moodle_rows, summary_table, write_all
 from autograder.results import CellResult, SubmissionResult, blank_cells
 
 
@@ -207,3 +207,11 @@ def test_summary_table_has_a_line_per_student():
     assert lines[0].split() == ["student", "name", "auto", "hand", "pending", "status", "time", "review"]
     assert lines[1].split() == ["1001", "Zoë", "Müller-Lüdenscheidt", "3.5", "0", "0", "incomplete", "12.3s", "yes"]
     assert lines[2].split() == ["1002", "Jan", "de", "Vries", "12.5", "0", "3.5", "graded", "30.0s"]
+
+
+def test_gradescope_tests_carry_the_visibility_asked_for():
+    result = SubmissionResult("s1", "S One", "graded", [CellResult("problem7", "p7_gradient_tests", 1.0, 1.0)])
+    assert {t["visibility"] for t in gradescope_results(result)["tests"]} == {"visible"}
+    assert {t["visibility"] for t in gradescope_results(result, "after_due_date")["tests"]} == {"after_due_date"}
+    with pytest.raises(ValueError, match="visibility must be one of"):
+        gradescope_results(result, "tomorrow")

@@ -94,13 +94,19 @@ def moodle_rows(results: list[SubmissionResult], partial: bool = False) -> list[
     return rows
 
 
-def gradescope_results(result: SubmissionResult) -> dict:
-    """Gradescope's results.json: automatic cells (and written answers once a person graded them) as tests.
+GRADESCOPE_VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's own words
+
+
+def gradescope_results(result: SubmissionResult, visibility: str = "visible") -> dict:
+    """Gradescope's results.json: automatic cells (and written answers once a person graded them) as tests, each
+    shown to the student as ``visibility`` says (GRADESCOPE_VISIBILITY: e.g. "after_due_date").
     Messages can quote a student's own text (a symbol's name): every output is declared plain text, so Gradescope
     shows it as written and renders none of it as HTML or Markdown; printable and capped, as everywhere."""
+    if visibility not in GRADESCOPE_VISIBILITY:
+        raise ValueError(f"visibility must be one of {', '.join(GRADESCOPE_VISIBILITY)}, not {visibility!r}")
     tests = [{"name": f"{c.notebook}: {label(c.grade_id)}", "score": c.points, "max_score": c.max_points,
               "status": "passed" if c.points == c.max_points else "failed",
-              "output": cell_text(c), "output_format": "text"}
+              "output": cell_text(c), "output_format": "text", "visibility": visibility}
              for c in result.cells if c.points is not None]
     notes = shown_notes(result.notes)
     if result.review:
