@@ -1,17 +1,21 @@
 """The resilient Execute step: its options travel as nbgrader's own command-line options, like its ``timeout``;
-what it takes back from a contained kernel before nbgrader writes there."""
+what it takes back from a contained kernel before nbgrader writes there; a notebook whose file a kernel replaced is
+not graded (with a stand-in for the kernel where none is needed)."""
 
 import os
 import shutil
 import tempfile
 import threading
 import time
+from pathlib import Path
 
+import nbformat
 import psutil
 import pytest
+from nbconvert.preprocessors import ExecutePreprocessor
 from nbgrader.apps import AutogradeApp
 
-from autograder.course import NbgraderError, generated_course, tool_environment
+from autograder.course import NbgraderError, generated_course, release_dir, tool_environment
 from autograder.submission import execute
 from autograder.submission.execute import ResilientExecute
 from autograder.submission.scratch import ScratchCourse
@@ -102,3 +106,58 @@ def test_take_back_removes_what_a_kernel_planted_for_roots_writes(tmp_path):
     (runtime / "autograded").symlink_to(outside, target_is_directory=True)
     execute.take_back(runtime, workdir)
     assert not (runtime / "autograded").is_symlink() and workdir.is_dir() and list(outside.iterdir()) == []
+
+
+def notebook_in(folder, name: str):
+    """``name``'s released notebook written into ``folder`` as nbgrader writes it before running it; the resources
+    nbgrader gives the step with it."""
+    notebook = nbformat.read(release_dir() / f"{name}.ipynb", as_version=4)
+    nbformat.write(notebook, folder / f"{name}.ipynb")
+    return notebook, {"metadata": {"path": str(folder), "name": name}, "unique_key": name}
+
+
+def kernel_that(action, ran: list):
+    """Stands in for nbclient's run of a notebook: the student's code does ``action`` in the kernel's folder."""
+    def run(step, nb, resources=None, km=None):
+        ran.append(resources["metadata"]["name"])
+        action(Path(resources["metadata"]["path"]))
+        return nb, resources
+    return run
+
+
+def failures(notebook) -> set:
+    """The last error of every code cell, as score.kernel_outcomes reads them."""
+    return {f"{o.ename}: {o.evalue}" for c in notebook.cells if c.cell_type == "code"
+            for o in c.outputs[-1:] if o.output_type == "error"}
+
+
+def test_a_notebook_whose_kernel_replaced_its_file_is_not_graded_and_nbgrader_can_write_it(tmp_path, monkeypatch):
+    notebook, resources = notebook_in(tmp_path, "problem7")
+
+    def fifo_for_itself(folder):
+        (folder / "problem7.ipynb").unlink()
+        os.mkfifo(folder / "problem7.ipynb")
+    monkeypatch.setattr(ExecutePreprocessor, "preprocess", kernel_that(fifo_for_itself, []))
+    executed, _ = ResilientExecute().preprocess(notebook, resources)
+    reason = execute.SPOILED_WHILE.format(name="problem7", what="a FIFO")
+    assert failures(executed) == {f"{execute.STOPPED}: {reason}"}
+    assert (tmp_path / "problem7.ipynb").is_file()  # nbgrader's write goes through at once
+
+
+def test_a_notebook_an_earlier_kernel_replaced_is_not_run_and_the_next_one_is(tmp_path, monkeypatch):
+    """nbgrader writes each notebook into the kernels' shared folder just before it runs it: what problem 6's kernel
+    put at problem 7's path is taken back once that kernel has ended, and problem 7 is then not run."""
+    ran = []
+    monkeypatch.setattr(ExecutePreprocessor, "preprocess", kernel_that(
+        lambda folder: (folder / "problem7.ipynb" / "inside").mkdir(parents=True, exist_ok=True), ran))
+    six, resources = notebook_in(tmp_path, "problem6")
+    executed, _ = ResilientExecute().preprocess(six, resources)
+    assert failures(executed) == set() and (tmp_path / "problem7.ipynb").is_file()
+    seven, resources = notebook_in(tmp_path, "problem7")
+    executed, _ = ResilientExecute().preprocess(seven, resources)
+    reason = execute.SPOILED_BEFORE.format(name="problem7", what="a folder")
+    assert failures(executed) == {f"{execute.STOPPED}: {reason}"} and ran == ["problem6"]
+    monkeypatch.setattr(ExecutePreprocessor, "preprocess", kernel_that(lambda folder: None, ran))
+    again, resources = notebook_in(tmp_path, "problem7")  # found once: a regrade runs it again
+    ResilientExecute().preprocess(again, resources)
+    assert ran == ["problem6", "problem7"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.isolation import memory
 from autograder.course import ASSIGNMENT, ROOT
 from autograder.gradescope_package import COURSE, build_package, differences
 from autograder.isolation import sandbox
@@ -152,12 +153,19 @@ def test_setup_leaves_the_autograder_to_root_alone(gradescope):
 
 
 @pytest.mark.slow
+def memory_limit_here() -> str:
+    """How a submission's memory is limited on this machine (isolation/memory.py): what results.json must say."""
+    found = memory.place()
+    return found.kind if found else memory.PER_PROCESS
+
+
 def test_run_autograder_grades_the_reference_and_the_crop_only_example(gradescope):
     root, run = gradescope
     reference, done = run(EXAMPLES / "reference" / ASSIGNMENT, "--no-namespaces")
     tests = _check_fields(reference)
     assert reference["score"] == 12.5 and len(tests) == 12 and all(t["status"] == "passed" for t in tests.values())
-    assert reference["extra_data"] == {"contained": True, "containment": "user id"}
+    assert reference["extra_data"] == {"contained": True, "containment": "user id",
+                                       "memory_limit": memory_limit_here()}
     assert "3.5 points of written answers are graded by hand" in reference["output"]
     assert "readable by root only" in done.stdout
 

@@ -21,6 +21,7 @@ from ..course import NOTEBOOKS
 from ..outputs.inert import MARK as VERDICT_MARK
 from ..outputs.inert import inert_notebook
 from ..results import CellResult
+from .execute import read_notebook_back
 
 VERDICT_CELL = "autograder_verdict"  # the metadata key of a verdict cell (the grader's: inert drops a student's)
 SPOILED = ("{name}: the executed notebook was changed by the submission's own code; formgrader shows the notebook "
@@ -28,11 +29,16 @@ SPOILED = ("{name}: the executed notebook was changed by the submission's own co
 
 
 def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    """The cell's grade id; None for none, or for metadata no grader wrote (an executed notebook may be any valid
+    nbformat a later kernel wrote)."""
+    nbgrader = cell.get("metadata", {}).get("nbgrader")
+    grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
 
 
 def answer_texts(notebook: Path) -> dict[str, str]:
-    """grade id -> source of every cell with a grade id (what the student wrote, in the answer cells)."""
+    """grade id -> source of every cell with a grade id (what the student wrote, in the answer cells), from a
+    notebook the grader wrote (sanitize.py), out of every kernel's reach."""
     cells = nbformat.read(notebook, as_version=4).cells
     return {_grade_id(c): c.source for c in cells if _grade_id(c)}
 
@@ -51,10 +57,10 @@ def set_answer_digests(cells: list[CellResult], submitted: dict[str, Path]) -> N
 
 def _executed(path: Path, submitted: Path) -> nbformat.NotebookNode | None:
     """The autograded notebook, unless it is missing or a later kernel of the submission changed its answers (the
-    kernels of a submission's later notebooks work in the same folder)."""
-    try:
-        notebook = nbformat.read(path, as_version=4)
-    except Exception:  # noqa: BLE001 - whatever the submission's code left there
+    kernels of a submission's later notebooks work in the same folder: it may hold anything, see
+    ``read_notebook_back``)."""
+    notebook = read_notebook_back(path)
+    if notebook is None:
         return None
     executed = {_grade_id(c): c.source for c in notebook.cells if _grade_id(c)}
     tests = {cell.grade_id for cell in JUDGED}  # their hidden tests are back in the executed notebook

@@ -6,6 +6,12 @@ notebook only the answers are taken: the source of each answer cell (matched by 
 duplicated) and the cells the student added, which keep their place after the answer cell before them. Outputs
 are cleared. Every change that was needed is returned as a note, and any change to a test or locked cell
 marks the submission for review.
+
+nbformat only logs what is invalid when it reads a notebook, and nbgrader then fails on it (a dict as a cell's
+source, a cell type it does not know), taking the student's other notebooks with it. So every cell kept from the
+student must be valid nbformat 4 by nbformat's own validator: an invalid cell of the student's own is left out,
+an invalid answer cell gives way to the release's starter cell, each with a note; and a repaired notebook that
+still is not valid as a whole is replaced by the release's notebook (its cells score 0), that notebook only.
 """
 
 from __future__ import annotations
@@ -17,6 +23,12 @@ from pathlib import Path
 
 import nbformat
 from nbformat.notebooknode import NotebookNode
+from nbformat.validator import get_validator
+
+from ..text import quote
+
+# Why a cell of the student's is not used, in the grader's words (nbformat's own would quote the cell's content).
+INVALID = "not a valid notebook cell (nbformat 4 needs a known cell type, a text source and valid metadata)"
 
 
 @dataclass
@@ -27,7 +39,8 @@ class Repair:
 
 
 def _nbgrader(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
     return meta if isinstance(meta, dict) else {}
 
 
@@ -41,7 +54,7 @@ HIDDEN_TESTS = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?"
 
 def _visible(source) -> str:
     """A test cell's source without its hidden tests (the instructor's own copy has them; the release does not)."""
-    text = "".join(source) if isinstance(source, list) else str(source)
+    text = "".join(map(str, source)) if isinstance(source, list) else str(source)
     return HIDDEN_TESTS.sub("\n", text).strip()
 
 
@@ -68,13 +81,17 @@ def repair(student: NotebookNode, release: NotebookNode, name: str) -> Repair:
     plain_sources = {c.get("source", "") for c in release.cells if not _grade_id(c)}
     result = Repair(nbformat.v4.new_notebook(metadata=copy.deepcopy(release.metadata)))
     result.notebook.nbformat, result.notebook.nbformat_minor = release.nbformat, release.nbformat_minor
-    original = student.get("metadata", {}).get("orig_nbformat")
+    metadata = student.get("metadata")
+    original = metadata.get("orig_nbformat") if isinstance(metadata, dict) else None
     if original and original < 4:
         result.notes.append(f"{name}: converted from nbformat {original} to nbformat 4")
 
     answers, extras, seen = {}, {None: []}, set()
     anchor = None
-    for cell in student.cells:
+    for position, cell in enumerate(student.cells, 1):
+        if not isinstance(cell, dict):
+            result.notes.append(f"{name}: cell {position} of the notebook handed in is {INVALID}; it was left out")
+            continue
         grade_id = _grade_id(cell)
         if grade_id in released:
             if grade_id in seen:
@@ -95,52 +112,95 @@ def repair(student: NotebookNode, release: NotebookNode, name: str) -> Repair:
             if grade_id is not None:
                 result.notes.append(f"{name}: a cell claims the unknown id {grade_id[:60]!r}; it is kept as your "
                                     "own cell")
-            if cell.get("source", "") in plain_sources and not grade_id:
+            source = cell.get("source", "")
+            if isinstance(source, str) and source in plain_sources and not grade_id:
                 continue  # an instruction cell of the release, kept from the release itself
-            extras.setdefault(anchor, []).append(cell)
+            extras.setdefault(anchor, []).append((position, cell))
 
-    cells = [_extra(c, i) for i, c in enumerate(extras[None])]
-    count = len(cells)
+    cells = []
+    for position, extra in extras[None]:
+        _place_extra(result, cells, extra, position, release, name)
     for index, cell in enumerate(release.cells):
         grade_id = _grade_id(cell)
         if grade_id and _is_answer(cell):
-            if grade_id in answers:
-                mine = _clean(answers[grade_id], cell.get("id") or f"cell-{index}")
-                if mine.get("cell_type") != cell.get("cell_type"):
-                    result.notes.append(f"{name}: answer cell {grade_id!r} was turned into a {mine.get('cell_type')} "
-                                        f"cell; it is graded as the {cell.get('cell_type')} cell it was")
-                    mine = _retype(mine, cell.get("cell_type"))
-                mine["metadata"] = copy.deepcopy(cell.get("metadata", {}))
-                cells.append(mine)
-            else:
-                result.notes.append(f"{name}: answer cell {grade_id!r} is missing; the starter version was put back")
-                cells.append(_clean(cell, cell.get("id") or f"cell-{index}"))
+            cells.append(_answer(result, cell, index, answers.get(grade_id), release, name))
         else:
             if grade_id and grade_id not in seen:
                 result.notes.append(f"{name}: the test or locked cell {grade_id!r} was deleted; it was restored")
                 result.tampered = True
             cells.append(_clean(cell, cell.get("id") or f"cell-{index}"))
-        for extra in extras.get(grade_id, []) if grade_id else []:
-            cells.append(_extra(extra, count))
-            count += 1
+        for position, extra in extras.get(grade_id, []) if grade_id else []:
+            _place_extra(result, cells, extra, position, release, name)
     result.notebook.cells = cells
     return result
 
 
-def _extra(cell, number: int) -> NotebookNode:
+def _answer(result: Repair, released: NotebookNode, index: int, mine, release: NotebookNode, name: str
+            ) -> NotebookNode:
+    """The student's answer in the place of the released answer cell (with its metadata), or the release's starter
+    cell where the answer is missing or not a valid cell."""
+    grade_id = _grade_id(released)
+    starter = _clean(released, released.get("id") or f"cell-{index}")
+    if mine is None:
+        result.notes.append(f"{name}: answer cell {grade_id!r} is missing; the starter version was put back")
+        return starter
+    answer = _clean(mine, starter["id"])
+    if answer.get("cell_type") != starter.cell_type:
+        result.notes.append(f"{name}: answer cell {grade_id!r} was turned into a {quote(answer.get('cell_type'), 20)} "
+                            f"cell; it is graded as the {starter.cell_type} cell it was")
+        answer = _retype(answer, starter.cell_type)
+    answer["metadata"] = copy.deepcopy(released.get("metadata", {}))
+    if not _valid(answer, release):
+        result.notes.append(f"{name}: answer cell {grade_id!r} is {INVALID}; the starter version was put back")
+        return starter
+    return answer
+
+
+def _place_extra(result: Repair, cells: list, cell, position: int, release: NotebookNode, name: str) -> None:
+    """A cell the student added, after ``cells`` if it is a valid cell (``position``: its place in the student's
+    notebook, named in its id, and in the note when it is left out)."""
+    mine = _extra(cell, position)
+    if _valid(mine, release):
+        cells.append(mine)
+    else:
+        result.notes.append(f"{name}: cell {position} of the notebook handed in is {INVALID}; it was left out")
+
+
+def _valid(cell, release: NotebookNode) -> bool:
+    """Whether ``cell`` is valid in a notebook of the release's nbformat."""
+    return valid_notebook({"nbformat": release.nbformat, "nbformat_minor": release.nbformat_minor, "metadata": {},
+                           "cells": [cell]})
+
+
+def valid_notebook(notebook: dict) -> bool:
+    """Whether ``notebook`` is valid nbformat 4 by nbformat's own schema of its minor version. Its compiled validator
+    stops at the first error, where nbformat.validate explains every error: half a minute on one cell with 200 000
+    wrong tags."""
+    minor = notebook.get("nbformat_minor")
+    validator = get_validator(version=4, version_minor=minor) if type(minor) is int else None
+    if notebook.get("nbformat") != 4 or validator is None:
+        return False
+    try:
+        validator.validate(notebook)
+    except nbformat.ValidationError:
+        return False
+    return True
+
+
+def _extra(cell, position: int) -> NotebookNode:
     """A cell the student added: no nbgrader metadata (it grades nothing), a fresh id, no outputs."""
-    cell = _clean(cell, f"student-{number}")
-    metadata = dict(cell.get("metadata", {}))
-    metadata.pop("nbgrader", None)
-    cell["metadata"] = metadata
+    cell = _clean(cell, f"student-{position}")
+    metadata = cell.get("metadata", {})
+    if isinstance(metadata, dict):  # any other is invalid, and the cell left out
+        cell["metadata"] = {key: value for key, value in metadata.items() if key != "nbgrader"}
     return cell
 
 
 def _retype(cell, cell_type: str) -> NotebookNode:
     maker = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
              "raw": nbformat.v4.new_raw_cell}[cell_type]
-    new = maker(source=cell.get("source", ""))
-    new["id"] = cell["id"]
+    new = maker()  # validated as it is made: the source, which may be invalid, comes after (then see _valid)
+    new["source"], new["id"] = cell.get("source", ""), cell["id"]
     return new
 
 
@@ -150,9 +210,20 @@ def sanitize_all(notebooks: dict[str, Path], release: Path, folder: Path) -> tup
     folder.mkdir(parents=True, exist_ok=True)
     repaired, notes, tampered = {}, [], False
     for name, path in notebooks.items():
-        result = repair(nbformat.read(path, as_version=4), nbformat.read(release / f"{name}.ipynb", as_version=4), name)
+        released = nbformat.read(release / f"{name}.ipynb", as_version=4)
+        result = _valid_as_a_whole(repair(nbformat.read(path, as_version=4), released, name), released, name)
         repaired[name] = folder / f"{name}.ipynb"
         nbformat.write(result.notebook, repaired[name])
         notes += result.notes
         tampered |= result.tampered
     return repaired, notes, tampered
+
+
+def _valid_as_a_whole(result: Repair, release: NotebookNode, name: str) -> Repair:
+    """``result``, or the release's notebook in its place (with a note) where the repaired notebook still is not
+    valid nbformat: nbgrader would fail the whole submission on it."""
+    if valid_notebook(result.notebook):
+        return result
+    notes = [*result.notes, f"{name}: could not be repaired into a valid notebook; the release's notebook was graded "
+                            "in its place, and its cells score 0"]
+    return Repair(copy.deepcopy(release), notes, result.tampered)

@@ -1,19 +1,19 @@
 """Score one submission: each test cell's points are the grader's clean verdict; what the cell did inside the
 student's kernel only decides the message when the hidden test never recorded, and a disagreement between the
-two is flagged for a person."""
+two is flagged for a person. A cell of a notebook whose file the submission's own code replaced while or before it
+ran (execute.py) scores 0 whatever its verdict."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import nbformat
-
 from ..cells import BY_ID
 from ..results import CellResult
-from .execute import (CELL_OUTPUT_LIMIT, DIED_BEFORE, DIED_EARLIER, DIED_HERE, OUT_OF_TIME, STOPPED, STUCK_EARLIER,
-                      TIMED_OUT, TRUNCATED)
+from .execute import (CELL_OUTPUT_LIMIT, DIED_BEFORE, DIED_EARLIER, DIED_HERE, OUT_OF_TIME, REPLACED_BY,
+                      SPOILED_BEFORE, SPOILED_WHILE, STOPPED, STUCK_EARLIER, TIMED_OUT, TRUNCATED, read_notebook_back)
 from .scratch import CellGrade
 
 if TYPE_CHECKING:  # only named here: the judge (torch) is for the grading process, not its supervisor
@@ -28,23 +28,34 @@ STOP_WORDING = re.compile(f"{STOPPED}: (" + "|".join(
      re.escape(TIMED_OUT).replace(re.escape("{}"), r"\d+")]) + ")")
 
 
+def _wording(template: str) -> str:
+    """A SPOILED_* template as a pattern: its notebook's name and what had replaced its file filled in by the grader."""
+    what = "|".join(map(re.escape, sorted(set(REPLACED_BY.values()))))
+    return re.escape(template).replace(re.escape("{name}"), r"problem\d").replace(re.escape("{what}"), f"(?:{what})")
+
+
+# A notebook the grader did not grade, as execute.py marks each of its code cells (under the stop reasons' error name:
+# a submission's own exception of that name and wording only costs itself the cell).
+SPOILED_WORDING = re.compile(f"{STOPPED}: (" + "|".join(map(_wording, (SPOILED_WHILE, SPOILED_BEFORE))) + ")")
+
+
 def kernel_outcomes(notebook_path: Path, notes: list[str]) -> dict[str, str]:
     """grade_id -> 'ErrorName: message' of each failed cell of an autograded notebook (for the grader's own use:
     a message written by student code is never shown, except the grading's own stop reasons). Notes the cells
-    whose output was cut."""
+    whose output was cut, and a notebook that was not graded because its file was replaced."""
     found = {}
-    if not notebook_path.is_file():
+    if not os.path.lexists(notebook_path):
         return found
-    try:
-        # The kernels of the submission's later notebooks work in this folder: a student's code may have spoiled
-        # the file. Its points are in the gradebook already; only the cells' messages are lost.
-        cells = nbformat.read(notebook_path, as_version=4).cells
-    except Exception:  # whatever the file holds now
+    # The kernels of the submission's later notebooks work in this folder: a student's code may have spoiled the
+    # file (a FIFO, a folder, a gigabyte, JSON no notebook has). Its points are in the gradebook already; only the
+    # cells' messages are lost.
+    notebook = read_notebook_back(notebook_path)
+    if notebook is None:
         notes.append(f"{notebook_path.stem}: its executed notebook was overwritten by the submission's own code; "
                      "the reasons its cells failed cannot be shown")
         return found
-    for index, cell in enumerate(cells):
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    for index, cell in enumerate(notebook.cells):
+        grade_id = _grade_id(cell)
         outputs = cell.get("outputs", [])
         errors = [o for o in outputs if o.get("output_type") == "error"]
         if grade_id and errors:
@@ -52,7 +63,22 @@ def kernel_outcomes(notebook_path: Path, notes: list[str]) -> dict[str, str]:
         if any(TRUNCATED in str(o.get("text", "")) for o in outputs if o.get("output_type") == "stream"):
             notes.append(f"{notebook_path.stem}: the output of cell {index + 1} was cut at "
                          f"{CELL_OUTPUT_LIMIT // 2**20} MB")
+    notes += sorted({spoiled for message in found.values() if (spoiled := not_graded(message))})
     return found
+
+
+def _grade_id(cell) -> str | None:
+    """The cell's grade id; None for none, or for metadata no grader wrote (valid nbformat, any JSON)."""
+    nbgrader = cell.metadata.get("nbgrader")
+    grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def not_graded(message: str) -> str:
+    """The grader's reason (without its error name) where a kernel outcome says its notebook was not graded, else
+    ""."""
+    match = SPOILED_WORDING.fullmatch(message)
+    return match.group(1) if match else ""
 
 
 def is_stop(message: str) -> bool:
@@ -73,6 +99,10 @@ def score(grades: list[CellGrade], verdicts: dict[str, CellVerdict], kernel: dic
         if verdict is None:  # a manually graded answer left unanswered: nbgrader scored it
             cells.append(CellResult(grade.notebook, grade.grade_id, grade.score, grade.max_score,
                                     "" if grade.score else "not answered", grade.score))
+            continue
+        if reason := not_graded(kernel_message):  # whatever the verdict: see execute.py
+            cells.append(CellResult(grade.notebook, grade.grade_id, 0.0, grade.max_score, reason, grade.score,
+                                    mistake="not_recorded", scrubbed=reason))
             continue
         points = grade.max_score if verdict.passed else 0.0
         message, mistake, scrubbed = verdict.message, verdict.mistake, verdict.scrubbed

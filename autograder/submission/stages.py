@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-import nbformat
+from .execute import read_notebook_back
 
 
 class Stages:
@@ -38,10 +38,10 @@ def notebook_stages(stages: Stages, path: Path, started: float) -> float:
     its first cell (nbgrader's preparation and the kernel's start, from ``started``) and each cell that ran
     (labelled by grade id, or by position). Returns when its last cell ended (``started`` if none ran)."""
     name = Path(path).stem
-    try:
-        cells = nbformat.read(path, as_version=4).cells
-    except (OSError, ValueError):
+    notebook = read_notebook_back(Path(path))  # the kernel's folder: anything may be there
+    if notebook is None:
         return started
+    cells = notebook.cells
     ran = [(i, cell, _stamp(cell, "iopub.status.busy"), _stamp(cell, "iopub.status.idle"))
            for i, cell in enumerate(cells) if cell.cell_type == "code"]
     ran = [(i, cell, start, end) for i, cell, start, end in ran if start and end]

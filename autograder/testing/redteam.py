@@ -4,11 +4,13 @@ message that must appear. ``build(folder)`` writes them in nbgrader's layout (ge
 
 Each attack that could earn points if it worked is written to *use* what it steals (an answer read from the
 solutions, a network reached, a grade written), so a working attack would show up as points it did not earn.
-Only the attacked notebook is submitted (the others score 0 as "not submitted"), which keeps the suite fast.
+Only the attacked notebook is submitted (the others score 0 as "not submitted"), which keeps the suite fast; an
+attack on what one notebook's kernel does to the next hands in that one too (``also``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -49,6 +51,7 @@ class Attack:
     review: bool = False  # must be flagged for review
     spoils_itself: bool = False  # it may spoil its own answers: ``automatic`` is then the most it may get
     folder: str = ""  # the student's folder (so the id and name people read), when the name is the attack
+    also: tuple = ()  # other notebooks handed in beside it, with the reference answers
 
     def student_folder(self, name: str) -> str:
         return self.folder or name
@@ -149,6 +152,18 @@ _ENV_SYMBOL = Edit("problem6", "delta_output", r"return dC_da3\[o\] \* sigma_pri
 FORMULA_FOLDER = '=HYPERLINK(0)+SUM(1)'
 ESCAPE_FOLDER = "\u202eann\x1b]0;owned\x07\x1b[2J16 of 16"
 MANY_FILES = 30_000  # file names in a nested zip: each one a note, unless notes are capped
+# The kernel's own notebook file, which root opens to write the executed notebook once the kernel has ended, replaced
+# by a FIFO (the open would wait for a reader until the supervision limit) or by a folder (the write fails, and with
+# it nbgrader's whole run); and problem 7's file, which nbgrader writes after problem 6's kernel has ended, replaced by
+# a folder from problem 6's kernel (the kernels of a submission's notebooks work in one folder).
+_FIFO_NOTEBOOK = "import os\nos.remove('problem7.ipynb')\nos.mkfifo('problem7.ipynb')"
+_FOLDER_NOTEBOOK = "import os\nos.remove('problem7.ipynb')\nos.makedirs('problem7.ipynb/inside')"
+_FOLDER_FOR_NEXT = "import os\nos.makedirs('problem7.ipynb/inside', exist_ok=True)"
+# Cells nbformat reads (it only logs that they are invalid) and nbgrader fails on: a dict as the source, and a cell
+# type nbformat does not know.
+INVALID_CELLS = [{"cell_type": "code", "execution_count": None, "id": "dict-source", "metadata": {}, "outputs": [],
+                  "source": {"lines": ["x = 1"]}},
+                 {"cell_type": "widget", "id": "unknown-type", "metadata": {}, "source": "x = 2"}]
 
 ATTACKS = {
     "patch_sympy": Attack("problem6", "wrong delta_output; sympy's simplify, equals and srepr patched to say 'equal'",
@@ -292,6 +307,19 @@ ATTACKS = {
                             "_real = mnist_lab.train.train_model\n"
                             "def _boost(*a, **k):\n    r = _real(*a, **k); r.test_accuracy = 0.99; return r\n"
                             "mnist_lab.experiment.train_model = _boost", review=True),
+    "fifo_notebook": Attack("problem7", "correct answers; the kernel replaces its own notebook file by a FIFO, for "
+                            "root's write of the executed notebook to wait on", 0.0,
+                            "problem7: its file was replaced by the submission's own code (a FIFO) while it ran",
+                            prelude=_FIFO_NOTEBOOK),
+    "directory_notebook": Attack("problem7", "correct answers; the kernel replaces its own notebook file by a folder",
+                                 0.0, "problem7: its file was replaced by the submission's own code (a folder) while "
+                                 "it ran", prelude=_FOLDER_NOTEBOOK),
+    "spoils_next_notebook": Attack("problem6", "correct answers in problems 6 and 7; problem 6's kernel puts a folder "
+                                   "where nbgrader writes problem 7's notebook next", 5.5,
+                                   "problem7: its file was replaced by the submission's own code (a folder) before it "
+                                   "could run", prelude=_FOLDER_FOR_NEXT, also=("problem7",)),
+    "invalid_cell": Attack("problem7", "correct answers; an extra cell with a dict as its source and one of the "
+                           "unknown type 'widget'", 3.0, "is not a valid notebook cell", transform="invalid_cells"),
 }
 
 
@@ -336,6 +364,11 @@ def notebook_bytes(attack: Attack) -> bytes:
         return nbformat.writes(nbformat.convert(nb, 3)).encode()
     for cell in nb.cells:
         cell.source = re.sub(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "\n", cell.source, flags=re.S)
+    if attack.transform == "invalid_cells":  # after the rest: nbformat would refuse to write them
+        content = json.loads(nbformat.writes(nb))
+        setup = _cell(nb, f"p{attack.notebook[-1]}_setup")
+        content["cells"][setup + 1:setup + 1] = INVALID_CELLS
+        return json.dumps(content).encode()
     return nbformat.writes(nb).encode()
 
 
@@ -345,6 +378,8 @@ def build(folder: Path, attacks=None) -> None:
         target = Path(folder) / attack.student_folder(name) / ASSIGNMENT
         target.mkdir(parents=True, exist_ok=True)
         (target / f"{attack.notebook}.ipynb").write_bytes(notebook_bytes(attack))
+        for other in attack.also:
+            (target / f"{other}.ipynb").write_bytes(notebook_bytes(Attack(other, "the reference answers", 0.0, "")))
         if attack.transform == "many_files":
             with zipfile.ZipFile(target / "my-files.zip", "w") as archive:
                 for number in range(MANY_FILES):
