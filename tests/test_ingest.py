@@ -14,8 +14,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import fast, gradebook_rows
 
 import autograder.ingest
+from autograder.batch import grade_batch
 from autograder.course import ASSIGNMENT
 from autograder.ingest import collect, ingest, notebook_name, remove_unpacked
 
@@ -491,3 +493,24 @@ def test_a_second_ingest_never_sees_the_first_ones_files(tmp_path):
     (student / "abgabe.zip").write_bytes(zip_bytes({"problem6.ipynb": PROBLEM6}))  # uploaded again, without 7
     [dave] = ingest(tmp_path / "submitted", tmp_path / "scratch")
     assert sorted(dave.notebooks) == ["problem6"]
+
+
+@pytest.mark.slow
+def test_a_real_moodle_download_grades_every_student_once(tmp_path):
+    """The whole path, as `grade` runs it on a download: a participant with a file and an online-text folder is
+    graded once with full points; two whose zips cannot be unpacked get their notes and cost no one else."""
+    archive = tmp_path / "download.zip"
+    archive.write_bytes(zip_bytes({
+        f"{ZOE}/problem7.ipynb": PROBLEM7, f"{ZOE_ONLINE_TEXT}/onlinetext.html": ONLINE_TEXT,
+        f"{JAN}/abgabe.zip": ENCRYPTED, f"{LI}/abgabe.zip": DEFLATED64}))
+    graded = []
+    results = {r.student_id: r for r in grade_batch(archive, tmp_path / "out", fast(), on_result=graded.append)}
+    assert sorted(r.student_id for r in graded) == ["1001", "1002", "1004"]  # each once
+    assert (results["1001"].status, results["1001"].automatic_points) == ("graded", 3.0)
+    assert any("onlinetext.html" in note for note in results["1001"].notes)
+    assert any("encrypted" in note for note in results["1002"].notes)
+    assert any("Deflate64" in note for note in results["1004"].notes)
+    assert {results[s].automatic_points for s in ("1002", "1004")} == {0.0}
+    rows = gradebook_rows(f"sqlite:///{tmp_path / 'out' / 'gradebook.db'}")
+    assert {student: count for student, (count, _) in rows.items()} == {"1001": 1, "1002": 1, "1004": 1}
+    assert not (tmp_path / "out" / "work").exists()  # the unpacked copies are gone
