@@ -31,9 +31,9 @@ JAN = "Jan de Vries_1002_assignsubmission_file_"
 ANA = "Ana Pérez_1003_assignsubmission_file_"
 
 
-def zip_bytes(entries: dict[str, bytes]) -> bytes:
+def zip_bytes(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buffer, "w", compression) as zf:
         for name, data in entries.items():
             zf.writestr(name, data)
     return buffer.getvalue()
@@ -311,18 +311,10 @@ SAM = "Sam Okafor_1005_assignsubmission_file_"
 DEFLATE64 = 9  # the method Windows Explorer uses for large files; Python can read it but not unpack it
 
 
-def stored_zip(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
 def patched_zip(entries: dict[str, bytes], flag_bits: int = 0, method: int | None = None) -> bytes:
     """A stored zip whose every entry says (in its local and its central header) what zipfile cannot write:
     general purpose ``flag_bits`` set (1: encrypted), compression ``method``."""
-    data = bytearray(stored_zip(entries))
+    data = bytearray(zip_bytes(entries, zipfile.ZIP_STORED))
     count, position = struct.unpack_from("<10xH4xL", data, data.rfind(b"PK\x05\x06"))  # the end record
     for _ in range(count):  # each central header, and the local header it points to
         names, extras, comments = struct.unpack_from("<3H", data, position + 28)
