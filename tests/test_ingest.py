@@ -362,7 +362,7 @@ def test_a_class_zip_with_broken_nested_zips_ingests_every_student(tmp_path):
 
 
 def test_damaged_and_unwritable_entries_are_their_students_notes(tmp_path):
-    damaged = bytearray(stored_zip({"problem7.ipynb": PROBLEM7}))
+    damaged = bytearray(zip_bytes({"problem7.ipynb": PROBLEM7}, zipfile.ZIP_STORED))
     middle = damaged.find(PROBLEM7) + len(PROBLEM7) // 2
     damaged[middle] ^= 0xFF  # the stored bytes no longer match their CRC
     long_name = "x" * 300 + ".ipynb"  # a name the disk refuses (255 bytes at most)
@@ -379,7 +379,8 @@ def test_damaged_and_unwritable_entries_are_their_students_notes(tmp_path):
 
 
 def test_a_damaged_entry_of_the_class_zip_is_its_students_note(tmp_path):
-    archive = bytearray(stored_zip({f"{ZOE}/problem7.ipynb": PROBLEM7, f"{JAN}/problem6.ipynb": PROBLEM6}))
+    archive = bytearray(zip_bytes({f"{ZOE}/problem7.ipynb": PROBLEM7, f"{JAN}/problem6.ipynb": PROBLEM6},
+                                  zipfile.ZIP_STORED))
     middle = archive.find(PROBLEM7) + len(PROBLEM7) // 2
     archive[middle] ^= 0xFF
     (tmp_path / "download.zip").write_bytes(bytes(archive))
