@@ -1,6 +1,7 @@
 """Shared by the grading tests: the options of a quick batch, a batch's grades as a comparable table, reference
 batches, killing a batch, reading a gradebook back, and finding what in an HTML page could run."""
 
+import json
 import re
 from html.parser import HTMLParser
 
@@ -50,7 +51,13 @@ def kill_after_results(process, results, count: int, timeout: float = 600) -> di
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # the grading processes of the batch die with it
     process.wait()
-    return {p.stem: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    return saved_times(results)
+
+
+def saved_times(results) -> dict:
+    """student id -> modification time of each result saved in the folder ``results`` (files are named after a
+    digest of the id too: the id is read from the result)."""
+    return {json.loads(p.read_text())["student_id"]: p.stat().st_mtime_ns for p in results.glob("*.json")}
 
 
 def gradebook_rows(db_url: str) -> dict:

@@ -120,7 +120,7 @@ def test_the_cohort_gets_its_grades(tmp_path):
                "--no-progress", "--cell-timeout", str(CELL_TIMEOUT)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=3 * 3600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = {p.stem: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
+    results = {r["student_id"]: r for r in (json.loads(p.read_text()) for p in (out / "results").glob("*.json"))}
     wrong = differences(results)
     assert not wrong, f"{len(wrong)} differences from the cohort's expectations:\n" + "\n".join(wrong)
 

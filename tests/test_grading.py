@@ -19,7 +19,7 @@ from autograder.results import ResultStore
 from autograder.submission.formgrader_copies import VERDICT_MARK
 from autograder.testing.examples import EXAMPLE_SUBMISSIONS, EXAMPLES, build, unexpected
 
-from helpers import assert_recorded_exactly_once, fast, kill_after_results, ps3_folders, reference_batch
+from helpers import assert_recorded_exactly_once, fast, kill_after_results, ps3_folders, reference_batch, saved_times
 
 
 @pytest.mark.slow
@@ -139,7 +139,7 @@ def test_killed_batch_resumes_without_losing_or_regrading(tmp_path):
     regraded = []
     results = grade_batch(source, out, fast(), on_result=regraded.append)
     assert {r.student_id for r in regraded} == {"s1", "s2", "s3", "s4"} - finished.keys()
-    assert {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.stem in finished} == finished
+    assert {s: t for s, t in saved_times(out / "results").items() if s in finished} == finished
     assert [r.automatic_points for r in results] == [8.5] * 4
     assert ResultStore(out / "results").load("s1").automatic_points == 8.5
     assert ps3_folders() <= before  # the killed batch's runtime folders were removed by the next run
