@@ -10,8 +10,8 @@ import nbformat
 import pytest
 
 from autograder.ingest import ingest
-from cohort import (NOTEBOOKS, RELEASE, STUDENTS, TESTED, expected, fill_answer, graded_cells, markdown_table,
-                    notebook, write_moodle_zip)
+from cohort import (NOTEBOOKS, PROBLEM5_SAMPLE, RELEASE, STUDENTS, TESTED, ci_cohort, expected, fill_answer,
+                    graded_cells, markdown_table, notebook, write_moodle_zip)
 
 # No student loops forever, so the limit only has to fit honest work: an augmentation the lab cannot batch
 # (nn.Sequential, Resize, CenterCrop) runs image by image, about a minute for part (c)'s three runs on one core.
@@ -111,18 +111,46 @@ def test_the_moodle_zip_ingests_into_exactly_the_cohort(tmp_path):
             assert path.read_text() == notebook(student, name), (student.name, name)
 
 
-@pytest.mark.slow
-def test_the_cohort_gets_its_grades(tmp_path):
-    """The whole cohort in one batch through `python -m autograder grade`, then the whole table at once."""
-    archive = write_moodle_zip(tmp_path / "ps3-download-all.zip")
+def _grade_and_compare(tmp_path: Path, students) -> None:
+    """``students`` in one Moodle zip through `python -m autograder grade`, then the whole table at once."""
+    archive = write_moodle_zip(tmp_path / "ps3-download-all.zip", students)
     out = tmp_path / "graded"
     command = [sys.executable, "-m", "autograder", "grade", str(archive), "--out", str(out), "--workers", "2",
                "--no-progress", "--cell-timeout", str(CELL_TIMEOUT)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=3 * 3600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = {r["student_id"]: r for r in (json.loads(p.read_text()) for p in (out / "results").glob("*.json"))}
-    wrong = differences(results)
+    wrong = differences(results, students)
     assert not wrong, f"{len(wrong)} differences from the cohort's expectations:\n" + "\n".join(wrong)
+
+
+@pytest.mark.slow
+def test_the_cohort_gets_its_grades(tmp_path):
+    """CI's cohort (cohort.ci_cohort): every student's problems 6 and 7, problem 5 of the sample."""
+    _grade_and_compare(tmp_path, ci_cohort())
+
+
+@pytest.mark.slow
+@pytest.mark.acceptance
+def test_the_whole_cohort_gets_its_grades(tmp_path):
+    """Every notebook of every student (`make acceptance`: about 50 minutes on the 2-core machine)."""
+    _grade_and_compare(tmp_path, STUDENTS)
+
+
+def test_the_ci_cohort_keeps_every_student_and_samples_each_kind_of_problem5():
+    """CI's cohort leaves nobody out, and its problem-5 sample holds both valid networks and each kind of 5a, 5b
+    and 5c mistake (a sample of only right answers would pass a grader that gives everyone full marks)."""
+    ci = ci_cohort()
+    assert [s.pid for s in ci] == [s.pid for s in STUDENTS]
+    assert set(PROBLEM5_SAMPLE) <= {s.pid for s in STUDENTS}
+    sampled = [s for s in ci if "problem5" in s.files]
+    assert {s.pid for s in sampled} == set(PROBLEM5_SAMPLE)
+    lost = {g for s in sampled for g, e in expected(s).items() if g.startswith("p5") and e.points == 0}
+    kept = {g for s in sampled for g, e in expected(s).items() if g.startswith("p5") and e.points}
+    assert {"p5a_tests", "p5b_tests", "p5c_tests"} <= lost & kept
+    for s in ci:
+        if s.pid not in PROBLEM5_SAMPLE:
+            assert all(e.reason == "notebook not submitted" for g, e in expected(s).items() if g.startswith("p5"))
 
 
 def test_the_readme_shows_the_cohort_as_it_is():
