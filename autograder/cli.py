@@ -38,6 +38,7 @@ from .batch import grade_batch
 from .course import ASSIGNMENT, ROOT
 from .executors.cluster import ClusterError
 from .gradescope import containment_report, grade_gradescope
+from .ingest import DownloadError
 from .isolation.preflight import PreflightError
 from .options import BatchOptions, Limits, available_cores, default_workers
 from .outputs.class_report import write_report
@@ -110,13 +111,11 @@ def parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="final grades from the gradebook into every report and the Moodle worksheet")
     exp.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder")
     exp.add_argument("--worksheet", type=Path, default=None,
-                     help="the grading worksheet downloaded from the Moodle assignment (any interface language)")
+                     help="the grading worksheet downloaded from the Moodle assignment (any interface language); kept in "
+                          "the grading folder, so later exports and grade runs fill the same download")
     exp.add_argument("--partial", action="store_true",
                      help="give a grade also to students whose written answers are not graded yet, or whose "
                           "grading failed (default: their grade is left blank)")
-    exp.add_argument("--timezone", default=None,
-                     help="time zone of the worksheet's times, as the instructor's Moodle profile has it "
-                          "(e.g. Europe/Berlin; default: this machine's)")
     rep = sub.add_parser("report", help="the class report of a grading folder: <out>/class-report/class-report.html")
     rep.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder")
     rep.add_argument("--names", action="store_true",
@@ -143,7 +142,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 # Why a command refuses to go on, each said in one line (exit status 2): nothing half-done is left behind.
-REFUSALS = (ClusterError, PreflightError, FolderBusy, GradebookUnavailable, MNISTError, ValueError, FileNotFoundError)
+REFUSALS = (ClusterError, PreflightError, FolderBusy, GradebookUnavailable, MNISTError, DownloadError)
 
 
 def _error(exc: Exception) -> None:
@@ -195,7 +194,7 @@ def run_formgrader(args) -> int:
 def run_export(args) -> int:
     try:
         with grading_folder.lock(args.out.resolve(), "export"):
-            done = export(args.out, worksheet=args.worksheet, partial=args.partial, tz=args.timezone)
+            done = export(args.out, worksheet=args.worksheet, partial=args.partial)
     except (FileNotFoundError, WorksheetError, FolderBusy, GradebookUnavailable) as exc:
         _error(exc)
         return 2

@@ -13,7 +13,7 @@ misnamed, duplicate or unreadable files, nested zips) is reported per student in
   a file where the archive also has a folder of that name, damaged data, a name the disk refuses) is a note of
   that student's. Caps hold per student, all their archives together (the class download included): bytes and
   files unpacked, zips unpacked and how deeply nested; past the byte or file cap the rest of that student's
-  archives is skipped with a note. Only a class download that cannot be read at all is an error (ValueError).
+  archives is skipped with a note. Only a class download that cannot be read at all is an error (DownloadError).
   A student's own zip has only its notebooks and zips written; its other files are only named in the notes.
 - **Removable.** Everything unpacked lives in two folders under the ``scratch`` folder ``ingest`` is given
   (``moodle/`` and ``unzipped/``): ``remove_unpacked(scratch)`` removes them once grading no longer reads the
@@ -45,6 +45,9 @@ from .text import NAME_LIMIT, NOTE_LIMIT, NOTES_LIMIT, cap, cap_list
 # A participant's folder for one submission plugin; plugin names are Moodle's "frankenstyle" (file, onlinetext,
 # comments, editpdf, a third party's).
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assign(?:submission|feedback)_[a-z][a-z0-9_]*$")
+# A file of Moodle's download with "Download submissions in folders" unticked: every participant's files at the top,
+# each named <full name>_<participant id>_assignsubmission_<plugin>_<the student's file name>.
+FLAT_FILE = re.compile(r"^.+_\d+_assignsubmission_[a-z][a-z0-9]*_.+$")
 MAX_UNZIPPED_BYTES = 512 * 2**20  # a student's zip whose entries say they unpack to more is refused as a zip bomb
 MAX_STUDENT_BYTES = 512 * 2**20  # unpacked per student, all archives together (the class download included)
 MAX_STUDENT_FILES = 10_000  # files unpacked per student (a zip of a million empty files fills no disk, but inodes)
@@ -74,6 +77,15 @@ ENCRYPTED: Reason = ("is encrypted (password-protected)", "are encrypted (passwo
 CLASHES: Reason = ("is a file where the archive also has a folder of that name",
                    "are files where the archive also has folders of those names")
 DAMAGED: Reason = ("is damaged and cannot be unpacked", "are damaged and cannot be unpacked")
+
+
+class DownloadError(ValueError):
+    """The class download as a whole cannot be read (not a folder or zip, unreadable, unsafe, encrypted): nothing is
+    graded, and the message says what to do."""
+
+
+class DownloadNotFound(DownloadError, FileNotFoundError):
+    """No folder or zip file at the path given."""
 
 
 @dataclass
@@ -441,12 +453,13 @@ def ingest(source: Path, scratch: Path) -> list[Submission]:
     unpackings: dict[tuple, Unpacking] = {}
     if source.is_file():
         if not zipfile.is_zipfile(source):
-            raise ValueError(f"{source} is neither a folder nor a zip file")
+            raise DownloadError(f"{source} is neither a folder nor a zip file")
         folders = _unpack_class_zip(source, scratch, unpackings)
     elif source.is_dir():
         folders = [(p.name, p) for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
+        _refuse_flat(source, [p.name for p in source.iterdir() if not p.is_dir()], bool(folders))
     else:
-        raise FileNotFoundError(f"{source}: no such folder or zip file")
+        raise DownloadNotFound(f"{source}: no such folder or zip file")
     participants = _participants(folders, scratch, unpackings)
     _give_distinct_ids(participants)
     return [collect(p.folders, p.student_id, p.name, scratch, p.unpacking) for p in participants]
@@ -523,7 +536,7 @@ def _unpack_class_zip(source: Path, scratch: Path, unpackings: dict[tuple, Unpac
     try:
         zf = zipfile.ZipFile(source)
     except Exception as exc:  # noqa: BLE001 - any reason the download cannot be read is the instructor's error
-        raise ValueError(f"{source} cannot be read as a zip file ({_plainly(exc)})") from exc
+        raise DownloadError(f"{source} cannot be read as a zip file ({_plainly(exc)})") from exc
     with zf:
         members = zf.infolist()
         _check_class_zip(source, members)
@@ -553,12 +566,25 @@ def _unpack_class_zip(source: Path, scratch: Path, unpackings: dict[tuple, Unpac
     return list(folders.items())
 
 
+def _refuse_flat(source: Path, top_level_files: list[str], has_folders: bool) -> None:
+    """Moodle's download without a folder per participant loses who handed in what once a student's file is
+    renamed, and a zip a student uploaded arrives as one more flat file: refused with the fix, rather than grading
+    nobody."""
+    flat = [name for name in top_level_files if FLAT_FILE.match(unicodedata.normalize("NFC", name))]
+    if flat and not has_folders:
+        raise DownloadError(f"{source.name} is Moodle's download without folders ({len(flat)} files such as "
+                            f"{cap(flat[0], NAME_LIMIT)!r}): in the assignment's \"Download all submissions\", tick "
+                            f"\"Download submissions in folders\" and download it again")
+
+
 def _check_class_zip(source: Path, members: list[zipfile.ZipInfo]) -> None:
     """A download that is not Moodle's (an entry escaping it) or that is password-protected is refused whole."""
     escaping = [member.filename for member in members if _parts(member.filename) is None]
     if escaping:
-        raise ValueError(f"{source.name}: entry {escaping[0]!r} points outside the archive; nothing unpacked")
+        raise DownloadError(f"{source.name}: entry {escaping[0]!r} points outside the archive; nothing unpacked")
     files = [member for member in members if not member.is_dir()]
+    parts = [p for member in files if (p := _parts(member.filename)) and not _ignored(p)]
+    _refuse_flat(source, [p[0] for p in parts if len(p) == 1], any(len(p) > 1 for p in parts))
     if files and all(member.flag_bits & ENCRYPTED_FLAG for member in files):
-        raise ValueError(f"{source.name} is encrypted (password-protected): unpack it with its password, then "
+        raise DownloadError(f"{source.name} is encrypted (password-protected): unpack it with its password, then "
                          "grade the folder")

@@ -19,7 +19,7 @@ from helpers import fast, gradebook_rows
 import autograder.ingest
 from autograder.batch import grade_batch
 from autograder.course import ASSIGNMENT
-from autograder.ingest import collect, ingest, notebook_name, remove_unpacked
+from autograder.ingest import DownloadError, collect, ingest, notebook_name, remove_unpacked
 
 REFERENCE = Path(__file__).parent / "examples" / "reference" / ASSIGNMENT
 PROBLEM6 = (REFERENCE / "problem6.ipynb").read_bytes()
@@ -130,6 +130,26 @@ def test_a_source_that_is_neither_folder_nor_zip_is_refused(tmp_path):
         ingest(text, tmp_path / "scratch")
     with pytest.raises(FileNotFoundError, match="no such folder or zip file"):
         ingest(tmp_path / "does-not-exist", tmp_path / "scratch")
+
+
+def test_a_download_without_folders_is_refused_with_the_fix(tmp_path):
+    """Moodle's download with "Download submissions in folders" unticked, as a zip and unpacked: refused (not zero
+    students and exit 0); the same files in folders are graded."""
+    flat = {f"{ZOE}problem6.ipynb": PROBLEM6, f"{ZOE}problem7.ipynb": PROBLEM7, f"{JAN}Problem 6 (1).ipynb": PROBLEM6}
+    download = tmp_path / "flat.zip"
+    download.write_bytes(zip_bytes(flat))
+    with pytest.raises(DownloadError, match='tick "Download submissions in folders"') as refused:
+        ingest(download, tmp_path / "scratch")
+    assert "3 files such as" in str(refused.value)
+    unpacked = tmp_path / "flat"
+    unpacked.mkdir()
+    for name, data in flat.items():
+        (unpacked / name).write_bytes(data)
+    with pytest.raises(DownloadError, match="download without folders"):
+        ingest(unpacked, tmp_path / "scratch")
+    in_folders = tmp_path / "folders.zip"
+    in_folders.write_bytes(zip_bytes({f"{ZOE}/problem6.ipynb": PROBLEM6, "README.txt": b"not a student's"}))
+    assert [s.student_id for s in ingest(in_folders, tmp_path / "scratch")] == ["1001"]
 
 
 @pytest.mark.parametrize("filename, notebook", [
