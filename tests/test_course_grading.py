@@ -115,7 +115,7 @@ def test_a_ta_grades_in_formgrader_and_the_export_gives_the_final_grade(course, 
 
         # 5c's written answer too: then nothing is pending and the export gives a final grade.
         page.set_grade("p5c_answer", score=1)
-        exported = cli("export", "--out", out, "--worksheet", course / "worksheet.csv", "--timezone", "Europe/Berlin")
+        exported = cli("export", "--out", out, "--worksheet", course / "worksheet.csv")
         assert "1 of 1 students have a final grade" in exported.stdout, exported.stdout
 
         total = 3 + SCORE + 1

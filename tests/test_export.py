@@ -12,7 +12,8 @@ import pytest
 from autograder.cells import CELLS
 from autograder.course import ASSIGNMENT, generated_course, open_gradebook
 from autograder.outputs import grading_folder
-from autograder.outputs.export import export
+from autograder.outputs.export import DOWNLOADED, export
+from autograder.outputs.moodle import WorksheetError
 from autograder.outputs.gradebook import prepare, record
 from autograder.results import CellResult, ResultStore, SubmissionResult, blank_cells
 from autograder.submission.formgrader_copies import digest
@@ -68,12 +69,12 @@ def rows(path) -> dict:
 
 
 def test_export_fills_the_downloaded_german_worksheet_with_final_grades_only(folder):
-    done = export(folder, worksheet=folder.parent / "download.csv", tz="Europe/Berlin")
+    done = export(folder, worksheet=folder.parent / "download.csv")
     sheet = rows(folder / "moodle_grading_worksheet.csv")
     assert sheet["Teilnehmer/in1001"]["Bewertung"] == "16,00"
-    assert "6 manual: Sehr gut." in sheet["Teilnehmer/in1001"]["Feedback als Kommentar"]
-    assert re.fullmatch(r"(Mon|Diens|Mittwoch|Donners|Frei|Sams|Sonn)(tag)?, \d{1,2}\. [A-Z][a-zä]+ \d{4}, \d\d:\d\d",
-                        sheet["Teilnehmer/in1001"]["Zuletzt geändert (Bewertung)"])  # as Moodle writes it in German
+    assert "<br>6 manual (Kommentar): Sehr gut." in sheet["Teilnehmer/in1001"]["Feedback als Kommentar"]
+    assert "Übungsblatt 3: 16 von 16 Punkten" in sheet["Teilnehmer/in1001"]["Feedback als Kommentar"]
+    assert sheet["Teilnehmer/in1001"]["Zuletzt geändert (Bewertung)"] == "-"  # as downloaded: Moodle's own check
     for blank in ("Teilnehmer/in1002", "Teilnehmer/in1003"):  # pending; failed
         assert (sheet[blank]["Bewertung"], sheet[blank]["Zuletzt geändert (Bewertung)"]) == ("", "-")
     original = GERMAN_DOWNLOAD.split("\n")
@@ -91,18 +92,41 @@ def test_export_fills_the_downloaded_german_worksheet_with_final_grades_only(fol
 
 
 def test_partial_grades_only_when_asked(folder):
-    export(folder, worksheet=folder.parent / "download.csv", partial=True, tz="Europe/Berlin")
+    export(folder, worksheet=folder.parent / "download.csv", partial=True)
     sheet = rows(folder / "moodle_grading_worksheet.csv")
     assert [sheet[f"Teilnehmer/in{s}"]["Bewertung"] for s in (1001, 1002, 1003)] == ["16,00", "15,00", "0,00"]
 
 
 def test_the_export_command_says_who_is_left_blank(folder):
     done = subprocess.run([sys.executable, "-m", "autograder", "export", "--out", str(folder), "--worksheet",
-                           str(folder.parent / "download.csv"), "--timezone", "Europe/Berlin"],
+                           str(folder.parent / "download.csv")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "left blank in the Moodle worksheet (Moodle keeps what it had): 1002, 1003" in done.stdout
     assert "Upload grading worksheet" in done.stdout
+
+
+def test_a_filled_worksheet_is_never_replaced_by_a_new_one(folder):
+    """The download given once is kept in the folder: a later export (or grade) without --worksheet fills the same
+    German download again, with Moodle's rows of students who handed in nothing and their e-mail addresses."""
+    export(folder, worksheet=folder.parent / "download.csv")
+    (folder.parent / "download.csv").unlink()  # the instructor's copy is gone: the folder has its own
+    export(folder)
+    sheet = rows(folder / "moodle_grading_worksheet.csv")
+    assert sorted(sheet) == ["Teilnehmer/in1001", "Teilnehmer/in1002", "Teilnehmer/in1003", "Teilnehmer/in1004"]
+    assert sheet["Teilnehmer/in1004"]["E-Mail-Adresse"] == "grace@example.org"
+    assert sheet["Teilnehmer/in1001"]["Bewertung"] == "16,00"
+    assert (folder / DOWNLOADED).read_text(encoding="utf-8") == GERMAN_DOWNLOAD
+
+
+def test_a_refused_export_leaves_no_stale_worksheet_to_upload(folder):
+    export(folder, worksheet=folder.parent / "download.csv")
+    assert (folder / "moodle_grading_worksheet.csv").exists()
+    (folder.parent / "small.csv").write_text(GERMAN_DOWNLOAD.replace('"16,00"', '"10,00"'), encoding="utf-8")
+    with pytest.raises(WorksheetError, match="earlier moodle_grading_worksheet.csv was removed"):
+        export(folder, worksheet=folder.parent / "small.csv")
+    assert not (folder / "moodle_grading_worksheet.csv").exists()
+    assert (folder / DOWNLOADED).read_text(encoding="utf-8") == GERMAN_DOWNLOAD  # the refused file is not kept
 
 
 def test_a_grade_above_the_worksheets_maximum_is_refused(folder):

@@ -3,14 +3,16 @@ Gradescope's results.json, the feedback pages and the summary table (results bui
 
 import csv
 import json
+import zipfile
 from html.parser import HTMLParser
 
 import pytest
 
 from autograder.cells import CELLS, JUDGED
 from autograder.outputs.gradebook import STALE
-from autograder.outputs.moodle import NEW_HEADER, fill_worksheet
-from autograder.outputs.reports import gradescope_results, moodle_rows, summary_table, write_all
+from autograder.outputs.moodle import NEW_HEADER, Comment, fill_worksheet
+from autograder.outputs.reports import (FEEDBACK_FILE, FEEDBACK_ZIP, gradescope_results, moodle_rows, summary_table,
+                                         write_all)
 from autograder.results import CellResult, SubmissionResult, blank_cells
 
 
@@ -91,20 +93,23 @@ def test_moodle_worksheet_gives_final_grades_only(reports):
     zoe, jan = read_csv(reports / "moodle_grading_worksheet.csv")
     assert (zoe["Identifier"], zoe["Full name"], zoe["Grade"], zoe["Maximum Grade"]) == \
         ("Participant 1001", "Zoë Müller-Lüdenscheidt", "3.50", "16.00")
-    assert zoe["Feedback comments"] == "Problem set 3: 3.5 of 16 points (automatic 3.5, written answers 0)."
+    assert zoe["Feedback comments"].startswith("Problem set 3: 3.5 of 16 points (automatic 3.5, written answers "
+                                               "0).<br>")
+    assert "<br>7a gradient: 0 of 1 points: expected 0 &lt; x &amp; y &gt; 1<br>" in zoe["Feedback comments"]
     assert (jan["Identifier"], jan["Grade"], jan["Feedback comments"]) == ("Participant 1002", "", "")  # pending
 
 
 def test_moodle_rows_with_hand_grades_partial_grades_and_failures():
     failed = SubmissionResult("1003", "Søren Kierkegård", "error", blank_cells("not graded"))
     final, pending, error = moodle_rows([hand_graded(), full_marks(), failed])
-    assert (final.grade, final.comment) == (14.25, "Problem set 3: 14.25 of 16 points (automatic 12.5, written "
-                                            "answers 1.75). 5b manual: Cite the accuracies.")
+    assert (final.grade, final.comment) == (14.25, Comment(total=14.25, maximum=16, automatic=12.5, written=1.75,
+                                                           remarks=(("5b manual", "Cite the accuracies."),)))
     assert (pending.grade, error.grade) == (None, None)
     partial = moodle_rows([full_marks(), failed], partial=True)
     assert [row.grade for row in partial] == [12.5, 0]
-    assert "3.5 points of written answers are not graded yet" in partial[0].comment
-    assert "the grading failed" in partial[1].comment
+    assert (partial[0].comment.pending, partial[0].comment.failed) == (3.5, False)
+    assert partial[1].comment.failed and len(partial[1].comment.lost) == 12
+    assert {message for _, _, _, message in partial[1].comment.lost} == {"not graded"}
 
 
 def test_moodle_worksheet_as_an_instructor_uploads_it(tmp_path):
@@ -199,6 +204,47 @@ def test_feedback_page_escapes_names_and_messages(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(2)&gt;" in page
     assert ["problem5", "5a", "0 / 2", "failed", "<img src=x onerror=alert(2)>"] in TableText(page).rows
+
+
+def moodle_reads_feedback_zip(path, participants: set[int]) -> dict[int, tuple[str, bytes]]:
+    """What Moodle's "Upload multiple feedback files in a zip" takes from the zip (assignfeedback_file's importer):
+    in each entry's path, the first part that splits at "_" into at least four pieces, the second a number that is
+    a participant and the third and fourth the feedback file plugin; the rest of the path is the file's name."""
+    taken = {}
+    with zipfile.ZipFile(path) as zf:
+        for entry in zf.infolist():
+            if entry.is_dir() or entry.filename.rsplit("/", 1)[-1].startswith((".", "~")):
+                continue
+            parts = entry.filename.split("/")
+            while parts:
+                info = parts.pop(0).split("_", 4)
+                if len(info) < 4 or not info[1].isdigit() or int(info[1]) not in participants:
+                    continue
+                if (info[2], info[3]) != ("assignfeedback", "file"):
+                    continue
+                taken[int(info[1])] = ("/".join([info[4] if len(info) > 4 else "", *parts]).strip("/"),
+                                       zf.read(entry))
+                break
+    return taken
+
+
+def test_the_feedback_zip_is_what_moodles_importer_takes(tmp_path):
+    """Final grades only (uploading notifies the student), one page each, under the participant's own number, for
+    a name with underscores and slashes too; a student graded from a folder (no participant number) is left out."""
+    awkward = hand_graded()
+    awkward.student_id, awkward.name = "1003", "Jo_Ann/../O'Neil_42_x"
+    folder_student = hand_graded()
+    folder_student.student_id = "jdoe"
+    write_all(tmp_path, [awkward, full_marks(), folder_student])
+    taken = moodle_reads_feedback_zip(tmp_path / "feedback" / FEEDBACK_ZIP, {int(awkward.student_id), 1002})
+    assert sorted(taken) == [int(awkward.student_id)]  # 1002's written answers still wait for a person
+    name, page = taken[int(awkward.student_id)]
+    assert name == FEEDBACK_FILE and page.decode() == (tmp_path / "feedback" / f"{awkward.student_id}.html").read_text()
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    write_all(partial, [awkward, full_marks(), folder_student], partial=True)
+    assert sorted(moodle_reads_feedback_zip(partial / "feedback" / FEEDBACK_ZIP, {1001, 1002, 1003})) == \
+        sorted({int(awkward.student_id), 1002})
 
 
 def test_summary_table_has_a_line_per_student():

@@ -5,6 +5,8 @@ grading."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,10 @@ from pathlib import Path
 from ..results import UNFINISHED, ResultStore, SubmissionResult
 from ..text import printable
 from . import class_report, grading_folder, gradebook, reports
-from .moodle import WorksheetReport
+from .moodle import WorksheetError, WorksheetReport
+
+# The worksheet as downloaded from Moodle, kept in the grading folder by the first export given one.
+DOWNLOADED = "moodle_worksheet_downloaded.csv"
 
 
 @dataclass
@@ -53,10 +58,15 @@ def _ids(student_ids: list[str]) -> list[str]:
 
 
 def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: Path | None = None,
-           partial: bool = False, tz: str | None = None) -> Export:
+           partial: bool = False) -> Export:
     """Write every report of the grading folder ``out`` (of ``results``, default: every saved result). Raises
     GradebookUnavailable (writing nothing) where the gradebook cannot be reached: the reports need a person's
-    grades from it."""
+    grades from it.
+
+    The Moodle worksheet is filled from ``worksheet`` (downloaded from Moodle), which is then kept in the folder
+    (DOWNLOADED): every later export or ``grade`` fills the same download again, so a filled worksheet is never
+    replaced by a new English one that lacks Moodle's rows. A worksheet that cannot be filled (WorksheetError)
+    removes the folder's earlier filled one: it holds the grades of before, and must not be uploaded."""
     out = Path(out).resolve()
     store = ResultStore(out / "results")
     if results is None:
@@ -67,9 +77,25 @@ def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: 
         final = gradebook.final_results(db_url, results)
     except grading_folder.GRADEBOOK_ERRORS as exc:
         raise grading_folder.unavailable(db_url, exc, grading_folder.pending_count(out)) from None
-    done = Export(final, reports.write_all(out, final, worksheet, partial, tz))
+    kept = out / DOWNLOADED
+    template = Path(worksheet) if worksheet is not None else (kept if kept.exists() else None)
+    try:
+        done = Export(final, reports.write_all(out, final, template, partial))
+    except WorksheetError as exc:
+        filled = out / reports.WORKSHEET
+        if filled.exists() and not (template is not None and _same_file(template, filled)):
+            filled.unlink()
+            raise WorksheetError(f"{exc}\n(the earlier {filled.name} was removed: it held the grades of an earlier "
+                                 f"export)") from None
+        raise
+    if worksheet is not None and not (kept.exists() and _same_file(Path(worksheet), kept)):
+        shutil.copyfile(worksheet, kept)  # after it was filled: only a readable worksheet is kept
     try:
         done.class_report = class_report.write_report(out, final)
     except Exception as exc:  # noqa: BLE001 - the grades are written; a figure must not make the batch fail
         print(f"warning: the class report could not be written: {type(exc).__name__}: {exc}", file=sys.stderr)
     return done
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.exists() and b.exists() and os.path.samefile(a, b)

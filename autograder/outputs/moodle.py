@@ -10,8 +10,13 @@ and when the grade in Moodle is newer than the row's "Last modified (grade)" (un
 updating records that have been modified more recently in Moodle than in the spreadsheet").
 
 So this module fills the file the instructor downloaded rather than writing its own: same header, same rows in the
-same order, only the grade, feedback comment and last-modified cells of graded participants changed, every other
-byte kept. Grades Moodle would skip silently are refused here, with the participant named.
+same order, only the grade and feedback comment cells of graded participants changed, every other byte kept.
+"Last modified (grade)" stays as downloaded: it is Moodle's safety check (``process_import_grades`` skips a row
+whose grade in Moodle changed more than 60 s after that time, unless the uploader ticks "Allow updating records
+that have been modified more recently in Moodle than in the spreadsheet"), so a grade a colleague entered in Moodle
+after the download is never overwritten by the upload; writing the export's own time there would defeat it. Grades
+Moodle would skip silently are refused here, with the participant named. The feedback comment is written in the
+worksheet's language (COMMENT_PHRASES), one line per point lost, with the worksheet's decimal separator.
 
 What this module writes is made inert (``text``): the feedback comment is printable and capped, and a new
 worksheet's names are CSV cells no spreadsheet runs as formulas. What Moodle itself wrote into a downloaded
@@ -27,12 +32,10 @@ import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..text import COMMENT_LIMIT, NAME_LIMIT, cap, csv_cell, printable
+from ..text import COMMENT_LIMIT, NAME_LIMIT, cap, csv_cell, one_line, printable
 
 BOM = "\ufeff"
 NO_DATE = "-"  # what Moodle writes for "never graded" / "never submitted"
@@ -43,7 +46,21 @@ class WorksheetRow:
     student_id: str  # the Moodle participant number as text ("123456"); other ids are just not found in a worksheet
     name: str  # full name (used when writing a new English worksheet)
     grade: float | None  # None: leave the Grade cell blank, so Moodle keeps what it had (pending or failed grading)
-    comment: str  # plain-text feedback comment (only written where grade is not None)
+    comment: str | Comment  # the feedback comment: plain text, or what it says (written in the sheet's language)
+
+
+@dataclass(frozen=True)
+class Comment:
+    """What a student's feedback comment says; ``fill_worksheet`` writes it in the worksheet's language."""
+
+    total: float
+    maximum: float
+    automatic: float
+    written: float  # points of written answers a person gave
+    pending: float = 0.0  # points of written answers no person has graded yet
+    failed: bool = False  # the grading failed and will be repeated
+    lost: tuple[tuple[str, float, float, str], ...] = ()  # (part, points, out of, the grader's message)
+    remarks: tuple[tuple[str, str], ...] = ()  # (part, a person's comment)
 
 
 class WorksheetError(ValueError):
@@ -73,12 +90,8 @@ class Language:
     last_modified_submission: tuple[str, ...]  # assign:lastmodifiedsubmission
     feedback_comments: tuple[str, ...]  # assignfeedback_comments:pluginname
     participant: str  # assign:hiddenuser, written right before the number
-    date_formats: tuple[str, ...]  # langconfig:strftimedaydatetime (userdate's default); the first is written
     decimal_separator: str  # langconfig:decsep
-    day_names: tuple[str, ...]  # %A, Monday first
-    month_names: tuple[str, ...]  # %B, January first
-    am_pm: tuple[str, str]  # %p
-    importer_reads_dates: bool  # whether PHP's strtotime understands these dates (it knows English names only)
+    importer_reads_dates: bool  # whether PHP's strtotime reads Moodle's dates in it (it knows English names only)
 
 
 ENGLISH = Language(
@@ -90,12 +103,7 @@ ENGLISH = Language(
     last_modified_submission=("Last modified (submission)",),
     feedback_comments=("Feedback comments",),
     participant="Participant ",
-    date_formats=("%A, %d %B %Y, %I:%M %p", "%A, %B %d, %Y, %I:%M %p"),  # en, then en_us
     decimal_separator=".",
-    day_names=("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    month_names=("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-                 "November", "December"),
-    am_pm=("AM", "PM"),
     importer_reads_dates=True,
 )
 
@@ -108,16 +116,39 @@ GERMAN = Language(
     last_modified_submission=("Zuletzt geändert (Abgabe)",),
     feedback_comments=("Feedback als Kommentar",),
     participant="Teilnehmer/in",  # no space: the language pack's string has none, so the number follows directly
-    date_formats=("%A, %d. %B %Y, %H:%M",),
     decimal_separator=",",
-    day_names=("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
-    month_names=("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-                 "November", "Dezember"),
-    am_pm=("vormittags", "nachmittags"),
     importer_reads_dates=False,
 )
 
 LANGUAGES = (ENGLISH, GERMAN)
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """The feedback comment's sentences in one language (numbers are filled in with the worksheet's separator)."""
+
+    total: str  # {total} {maximum} {automatic} {written}
+    pending: str  # {pending}
+    failed: str
+    lost: str  # {part} {points} {maximum} {message}: one line per automatic part that lost points
+    remark: str  # {part} {comment}: a person's comment
+
+
+COMMENT_PHRASES = {
+    "en": Phrases(total="Problem set 3: {total} of {maximum} points (automatic {automatic}, written answers "
+                        "{written}).",
+                  pending="Partial grade: {pending} points of written answers are not graded yet.",
+                  failed="Partial grade: the grading failed and will be repeated.",
+                  lost="{part}: {points} of {maximum} points: {message}",
+                  remark="{part}: {comment}"),
+    "de": Phrases(total="Übungsblatt 3: {total} von {maximum} Punkten (automatisch {automatic}, schriftliche "
+                        "Antworten {written}).",
+                  pending="Vorläufige Bewertung: {pending} Punkte schriftlicher Antworten sind noch nicht bewertet.",
+                  failed="Vorläufige Bewertung: die automatische Bewertung ist fehlgeschlagen und wird wiederholt.",
+                  lost="{part}: {points} von {maximum} Punkten: {message}",
+                  remark="{part} (Kommentar): {comment}"),
+}
+LOST_MESSAGE_LIMIT = 160  # the grader's message in a comment line: its gist; the feedback page has all of it
 
 # A new worksheet (no download at hand) has Moodle 4.x's English columns for an assignment with file submissions
 # and feedback comments; Moodle's importer reads only Identifier, Grade, Last modified (grade), Feedback comments.
@@ -129,22 +160,20 @@ NEW_CAN_CHANGE = "Yes"
 _PARTICIPANT = re.compile(r"\s*(\D*?)\s*(\d+)\s*")
 
 
-def fill_worksheet(rows: list[WorksheetRow], out: Path, template: Path | None = None, max_grade: float = 16.0,
-                   now: datetime | None = None, tz: str | None = None) -> WorksheetReport:
+def fill_worksheet(rows: list[WorksheetRow], out: Path, template: Path | None = None,
+                   max_grade: float = 16.0) -> WorksheetReport:
     """Write ``out``: the downloaded worksheet ``template`` with these grades filled in, or (no template) a new
-    English worksheet of ``rows`` out of ``max_grade``. ``now`` (default: the current time) is written as the
-    last-modified time of each grade, shown in time zone ``tz`` (default: this machine's). Nothing is written when
-    anything is wrong (WorksheetError); the download itself is never overwritten."""
+    English worksheet of ``rows`` out of ``max_grade``. Nothing is written when anything is wrong (WorksheetError);
+    the download itself is never overwritten."""
     out = Path(out)
     _check_unique(rows)
-    moment = _local_time(now, tz)
     if template is None:
-        return _new_worksheet(rows, out, max_grade, moment)
+        return _new_worksheet(rows, out, max_grade)
     template = Path(template)
     if _same_file(out, template):
         raise WorksheetError(f"refusing to write {out}: it is the downloaded worksheet itself; write the filled copy "
                              f"to another file so the download stays as Moodle made it")
-    return _fill_template(rows, out, template, moment)
+    return _fill_template(rows, out, template)
 
 
 # ---- reading the downloaded worksheet -------------------------------------------------------------------------
@@ -298,16 +327,14 @@ def _field_end_pattern(delimiter: str) -> re.Pattern:
 # ---- filling it -------------------------------------------------------------------------------------------------
 
 
-def _fill_template(rows: list[WorksheetRow], out: Path, template: Path, moment: datetime) -> WorksheetReport:
+def _fill_template(rows: list[WorksheetRow], out: Path, template: Path) -> WorksheetReport:
     sheet = _read_sheet(template)
     participants = sheet.participants()
     present = [row for row in rows if _number(row.student_id) in participants]
     graded = [row for row in present if row.grade is not None]
     _check_fillable(sheet, graded, participants)
     separator = _decimal_separator(sheet)
-    date_format, warnings = _date_format(sheet)
-    warnings += _stale_warnings(sheet, graded, participants)  # before the cells it reads are overwritten
-    stamp = _moodle_date(moment, date_format, sheet.language)
+    warnings = _stale_warnings(sheet, graded, participants)
     style = _QuoteStyle(sheet.delimiter, _quotes_spaces(sheet.records))
     cols = sheet.columns
     for row in present:
@@ -315,9 +342,9 @@ def _fill_template(rows: list[WorksheetRow], out: Path, template: Path, moment: 
         if row.grade is None:
             _set(record, {cols["grade"]: ""}, style)
             continue
-        cells = {cols["grade"]: _format_grade(row.grade, separator), cols["last_modified_grade"]: stamp}
+        cells = {cols["grade"]: _format_grade(row.grade, separator)}  # "Last modified (grade)" stays: see above
         if cols["feedback_comments"] is not None:
-            cells[cols["feedback_comments"]] = _comment_html(row.comment)
+            cells[cols["feedback_comments"]] = _comment_html(row.comment, sheet.language.code, separator)
         _set(record, cells, style)
     _write(out, sheet.bom + "".join(r.text(sheet.delimiter) for r in sheet.records))
     return WorksheetReport(filled=[r.student_id for r in graded],
@@ -334,7 +361,7 @@ def _check_fillable(sheet: _Sheet, graded: list[WorksheetRow], participants: dic
     if cols["maximum_grade"] is None:
         raise WorksheetError(f"{sheet.path}: no {language.maximum_grade[0]!r} column, so the assignment is graded on a "
                              f"scale (or the file was edited); numeric grades can't be imported into it")
-    if cols["feedback_comments"] is None and any(row.comment.strip() for row in graded):
+    if cols["feedback_comments"] is None and any(_comment_html(row.comment, "en", ".") for row in graded):
         raise WorksheetError(f"{sheet.path}: no {language.feedback_comments[0]!r} column for the feedback comments; "
                              f"enable 'Feedback comments' in the assignment's settings and download the worksheet "
                              f"again")
@@ -390,20 +417,6 @@ def _decimal_separator(sheet: _Sheet) -> str:
     return sheet.language.decimal_separator
 
 
-def _date_format(sheet: _Sheet) -> tuple[str, list[str]]:
-    """The language's date format that the file's own dates follow (en and en_us differ), else its first."""
-    language = sheet.language
-    roles = ("last_modified_grade", "last_modified_submission")
-    dates = [r.value(sheet.columns[role]).strip() for r in sheet.records[1:] for role in roles]
-    dates = [d for d in dates if d and d != NO_DATE]
-    for candidate in language.date_formats:
-        if all(_date_pattern(candidate, language).fullmatch(d) for d in dates):
-            return candidate, []
-    return language.date_formats[0], [f"{sheet.path}: its dates (e.g. {dates[0]!r}) follow none of the known "
-                                      f"{language.code} formats; wrote the last-modified times as "
-                                      f"{language.date_formats[0]!r}"]
-
-
 def _stale_warnings(sheet: _Sheet, graded: list[WorksheetRow], participants: dict[str, _Record]) -> list[str]:
     """Moodle skips a row whose grade in Moodle is newer than its 'Last modified (grade)'. PHP's strtotime reads no
     day or month names but English ones, so for other languages every participant already graded is skipped."""
@@ -423,7 +436,7 @@ def _stale_warnings(sheet: _Sheet, graded: list[WorksheetRow], participants: dic
 # ---- a new English worksheet ------------------------------------------------------------------------------------
 
 
-def _new_worksheet(rows: list[WorksheetRow], out: Path, max_grade: float, moment: datetime) -> WorksheetReport:
+def _new_worksheet(rows: list[WorksheetRow], out: Path, max_grade: float) -> WorksheetReport:
     # Students graded from a folder rather than Moodle's zip have no participant number: Moodle could not match
     # them, so they are left out (and named), and everyone else's grades are still written.
     unmatched = [row.student_id for row in rows if not row.student_id.strip().isdigit()]
@@ -432,51 +445,30 @@ def _new_worksheet(rows: list[WorksheetRow], out: Path, max_grade: float, moment
     if problems:
         raise WorksheetError(f"{out}: nothing written:\n  " + "\n  ".join(problems))
     style = _QuoteStyle(",", spaces=True)
-    stamp = _moodle_date(moment, ENGLISH.date_formats[0], ENGLISH)
-    lines = [NEW_HEADER] + [_new_row(row, max_grade, stamp) for row in rows]
+    lines = [NEW_HEADER] + [_new_row(row, max_grade) for row in rows]
     _write(out, BOM + "".join(",".join(style.encode(cell) for cell in line) + "\n" for line in lines))
+    warnings = [NOT_DOWNLOADED] if any(row.grade is not None for row in rows) else []
     return WorksheetReport(filled=[r.student_id for r in rows if r.grade is not None],
                            blank=[r.student_id for r in rows if r.grade is None], not_in_worksheet=unmatched,
-                           language=ENGLISH.code)
+                           language=ENGLISH.code, warnings=warnings)
 
 
-def _new_row(row: WorksheetRow, max_grade: float, stamp: str) -> tuple[str, ...]:
+# A new worksheet knows no time a grade had in Moodle: its "Last modified (grade)" is Moodle's "-" (never), so Moodle
+# keeps every grade it already has unless the uploader says otherwise.
+NOT_DOWNLOADED = ("this worksheet was not downloaded from Moodle (no --worksheet): Moodle will skip every participant "
+                  "who already has a grade there; download the grading worksheet and export with --worksheet (or "
+                  "tick 'Allow updating records that have been modified more recently in Moodle than in the "
+                  "spreadsheet' when uploading)")
+
+
+def _new_row(row: WorksheetRow, max_grade: float) -> tuple[str, ...]:
     graded = row.grade is not None
     return (ENGLISH.participant + _number(row.student_id), csv_cell(row.name, NAME_LIMIT), "", NEW_STATUS,
             _format_grade(row.grade, ".") if graded else "", _format_grade(max_grade, "."), NEW_CAN_CHANGE, NO_DATE,
-            stamp if graded else NO_DATE, _comment_html(row.comment) if graded else "")
+            NO_DATE, _comment_html(row.comment, ENGLISH.code, ".") if graded else "")
 
 
 # ---- values -----------------------------------------------------------------------------------------------------
-
-
-def _moodle_date(moment: datetime, fmt: str, language: Language) -> str:
-    """Moodle's userdate(): strftime in the language's names, without the leading zero of %d and %I."""
-    values = {"%A": language.day_names[moment.weekday()], "%d": str(moment.day),
-              "%B": language.month_names[moment.month - 1], "%Y": f"{moment.year:04d}", "%H": f"{moment.hour:02d}",
-              "%I": str(moment.hour % 12 or 12), "%M": f"{moment.minute:02d}",
-              "%p": language.am_pm[moment.hour >= 12], "%%": "%"}
-    return re.sub(r"%.", lambda m: values[m.group()], fmt)
-
-
-@lru_cache(maxsize=None)
-def _date_pattern(fmt: str, language: Language) -> re.Pattern:
-    def words(names):
-        return "(?:" + "|".join(map(re.escape, names)) + ")"
-    tokens = {"%A": words(language.day_names), "%d": r"\d{1,2}", "%B": words(language.month_names),
-              "%Y": r"\d{4}", "%H": r"\d{2}", "%I": r"\d{1,2}", "%M": r"\d{2}", "%p": words(language.am_pm),
-              "%%": "%"}
-    return re.compile("".join(tokens.get(part, re.escape(part)) for part in re.split(r"(%.)", fmt)))
-
-
-def _local_time(now: datetime | None, tz: str | None) -> datetime:
-    moment = now if now is not None else datetime.now(timezone.utc)  # a naive `now` is this machine's local time
-    if tz is None:
-        return moment.astimezone()
-    try:
-        return moment.astimezone(ZoneInfo(tz))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise WorksheetError(f"unknown time zone {tz!r}; give an IANA name such as 'Europe/Berlin'") from None
 
 
 def _grade_problem(row: WorksheetRow, maximum: float, separator: str) -> str | None:
@@ -505,11 +497,32 @@ def _parse_number(cell: str, separator: str) -> float | None:
         return None
 
 
-def _comment_html(comment: str) -> str:
-    """The importer stores the cell as an HTML comment (FORMAT_HTML): printable and capped (it may quote a person's
-    comments and a student's text), escaped, its line breaks kept."""
-    text = cap(printable(comment.strip().replace("\r\n", "\n")), COMMENT_LIMIT)
+def _comment_html(comment: str | Comment, language: str, separator: str) -> str:
+    """The importer stores the cell as an HTML comment (FORMAT_HTML): a ``Comment`` in ``language``'s phrases, one
+    line each; every line printable and capped (it may quote a person's comments and a student's text), escaped;
+    lines joined by <br>."""
+    if isinstance(comment, Comment):
+        lines = _comment_lines(comment, COMMENT_PHRASES.get(language, COMMENT_PHRASES["en"]), separator)
+    else:
+        lines = comment.strip().replace("\r\n", "\n").split("\n")
+    text = cap(printable("\n".join(lines).strip()), COMMENT_LIMIT)
     return "<br>".join(html.escape(line, quote=False) for line in text.split("\n")) if text else ""
+
+
+def _comment_lines(comment: Comment, phrases: Phrases, separator: str) -> list[str]:
+    def number(value: float) -> str:
+        return f"{value:g}".replace(".", separator)
+    lines = [phrases.total.format(total=number(comment.total), maximum=number(comment.maximum),
+                                  automatic=number(comment.automatic), written=number(comment.written))]
+    if comment.pending:
+        lines.append(phrases.pending.format(pending=number(comment.pending)))
+    if comment.failed:
+        lines.append(phrases.failed)
+    lines += [phrases.lost.format(part=part, points=number(points), maximum=number(maximum),
+                                  message=cap(one_line(message), LOST_MESSAGE_LIMIT))
+              for part, points, maximum, message in comment.lost]
+    lines += [phrases.remark.format(part=part, comment=one_line(remark)) for part, remark in comment.remarks]
+    return lines
 
 
 def _number(student_id: str) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
+import zipfile
 from pathlib import Path
 
 from ..cells import CELLS, MAX_POINTS, label
@@ -20,9 +22,13 @@ from ..results import UNFINISHED, SubmissionResult
 from ..text import (COMMENT_LIMIT, MESSAGE_LIMIT, NAME_LIMIT, NOTE_LIMIT, NOTES_LIMIT, cap, cap_list, csv_cell,
                     one_line, printable)
 from .gradebook import STALE
-from .moodle import WorksheetReport, WorksheetRow, fill_worksheet
+from .moodle import Comment, WorksheetReport, WorksheetRow, fill_worksheet
 
 WORKSHEET = "moodle_grading_worksheet.csv"
+# For the assignment's "Upload multiple feedback files in a zip": a folder per participant, named the way Moodle's
+# importer (assignfeedback_file's zip importer) reads it: <name>_<participant id>_assignfeedback_file_/<file>.
+FEEDBACK_ZIP = "moodle-feedback-files.zip"
+FEEDBACK_FILE = "ps3-feedback.html"
 
 
 def _points(value) -> str:
@@ -78,19 +84,18 @@ def write_grades_csv(path: Path, results: list[SubmissionResult]) -> None:
 
 def moodle_rows(results: list[SubmissionResult], partial: bool = False) -> list[WorksheetRow]:
     """One worksheet row per student: the total, or no grade (blank) while written answers wait for a person or
-    the grading failed, unless ``partial`` grades are asked for."""
+    the grading failed, unless ``partial`` grades are asked for; the comment says what was lost and why, and what
+    a person wrote (``fill_worksheet`` writes it in the worksheet's language)."""
     rows = []
     for r in results:
         give = r.final or (partial and r.status != UNFINISHED)
-        summary = f"Problem set 3: {r.total_points:g} of {r.max_points:g} points (automatic {r.automatic_points:g}, " \
-                  f"written answers {r.hand_points:g})."
-        if r.pending_points:
-            summary += f" Partial grade: {r.pending_points:g} points of written answers are not graded yet."
-        if r.status == "error":
-            summary += " Partial grade: the grading failed and will be repeated."
-        comments = [f"{label(c.grade_id)}: {shown_comment(c.comment)}" for c in r.cells if c.comment]
-        rows.append(WorksheetRow(r.student_id, r.name, r.total_points if give else None,
-                                 " ".join([summary, *comments])))
+        lost = tuple((label(c.grade_id), c.points, c.max_points, printable(c.message)) for c in r.cells
+                     if not c.written and c.points is not None and c.points < c.max_points)
+        remarks = tuple((label(c.grade_id), shown_comment(c.comment)) for c in r.cells if c.comment)
+        comment = Comment(total=r.total_points, maximum=r.max_points, automatic=r.automatic_points,
+                          written=r.hand_points, pending=r.pending_points, failed=r.status == "error", lost=lost,
+                          remarks=remarks)
+        rows.append(WorksheetRow(r.student_id, r.name, r.total_points if give else None, comment))
     return rows
 
 
@@ -155,6 +160,27 @@ answers {result.hand_points:g}); still to be graded by hand: {result.pending_poi
 """
 
 
+def moodle_participant(student_id: str) -> bool:
+    return student_id.strip().isdigit()
+
+
+def write_feedback_zip(path: Path, results: list[SubmissionResult], partial: bool = False) -> list[str]:
+    """The feedback pages of the students whose grade the worksheet gives (uploading a file notifies the student),
+    in Moodle's layout; students without a Moodle participant number are left out. Returns the ids written."""
+    written = []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for r in results:
+            if not moodle_participant(r.student_id) or not (r.final or (partial and r.status != UNFINISHED)):
+                continue
+            # Moodle splits the folder name at "_" and takes the second part as the participant: a name must hold
+            # none (nor a "/", which would start another folder).
+            name = re.sub(r"[_/\\\x00-\x1f]+", " ", shown_name(r.name)).strip() or "participant"
+            zf.writestr(f"{name}_{int(r.student_id)}_assignfeedback_file_/{FEEDBACK_FILE}", feedback_html(r))
+            written.append(r.student_id)
+    return written
+
+
 def summary_table(results: list[SubmissionResult]) -> str:
     lines = [f"{'student':<24} {'name':<26} {'auto':>6} {'hand':>5} {'pending':>7} {'status':<10} {'time':>7}  review"]
     for r in results:
@@ -164,12 +190,13 @@ def summary_table(results: list[SubmissionResult]) -> str:
     return "\n".join(lines)
 
 
-def write_all(out: Path, results: list[SubmissionResult], worksheet: Path | None = None, partial: bool = False,
-              tz: str | None = None) -> WorksheetReport:
+def write_all(out: Path, results: list[SubmissionResult], worksheet: Path | None = None,
+              partial: bool = False) -> WorksheetReport:
     """Every report of ``results``; the Moodle worksheet fills ``worksheet`` (one downloaded from Moodle) if given.
     Raises WorksheetError (and writes no worksheet) for a grade Moodle would refuse."""
     write_grades_csv(out / "grades.csv", results)
-    report = fill_worksheet(moodle_rows(results, partial), out / WORKSHEET, worksheet, MAX_POINTS, tz=tz)
+    report = fill_worksheet(moodle_rows(results, partial), out / WORKSHEET, worksheet, MAX_POINTS)
+    write_feedback_zip(out / "feedback" / FEEDBACK_ZIP, results, partial)
     for r in results:
         folder = out / "gradescope" / r.student_id
         folder.mkdir(parents=True, exist_ok=True)
