@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from autograder.results import ResultStore  # noqa: E402
+
 BEFORE = "the command: start, preflight, the generated course"
 AFTER = "the command: results, gradebook, reports"
 
@@ -35,10 +38,10 @@ def one_round(tmp: Path, extra: list[str]) -> tuple[float, list[tuple[str, float
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
                            "--workers", "1", "--no-progress", *extra], cwd=ROOT, capture_output=True, text=True)
     end = time.time()
-    result_file = out / "results" / "reference.json"
-    if done.returncode != 0 or not result_file.exists():
+    saved = ResultStore(out / "results").load("reference") if done.returncode == 0 else None
+    if saved is None:
         raise SystemExit(f"grading failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    result = json.loads(result_file.read_text())
+    result = saved.to_json()
     if not result.get("stages"):
         raise SystemExit("the result holds no stages: this grader does not record them")
     rows = [(BEFORE, result["stages"][0][1] - start)]
