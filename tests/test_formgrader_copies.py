@@ -2,14 +2,20 @@
 cell of its own under each automatically graded cell, nothing of the student's that runs or passes for a verdict,
 the submitted notebook shown when a later kernel spoiled the executed one, and the written answers' digests."""
 
+import base64
+import json
+
 import nbformat
 
 from autograder.cells import CELLS, JUDGED
 from autograder.course import release_dir
 from autograder.results import CellResult
 from autograder.outputs.inert import IMITATING
-from autograder.submission.formgrader_copies import (VERDICT_CELL, VERDICT_MARK, answer_texts, digest,
-                                                     for_formgrader, set_answer_digests)
+from autograder.submission.formgrader_copies import (HANDED_IN_CELL, VERDICT_CELL, VERDICT_MARK, answer_texts,
+                                                     digest, for_formgrader, handed_in_outputs, set_answer_digests)
+
+# A real PNG (1x1, red): what matplotlib's inline backend puts into a notebook, base64-encoded.
+PNG_BYTES = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
 
 
 def cells_of(notebook: str, failed: str) -> list[CellResult]:
@@ -128,3 +134,48 @@ def test_written_answers_get_the_digest_of_their_text(tmp_path):
     other, _ = submitted_and_executed(tmp_path / "other", answer="My written answer: use leaky ReLU.  \n")
     assert set_answer_digests(again := cells_of("problem7", ""), other) is None
     assert next(c for c in again if c.grade_id == "p7b_answer").answer_digest == written.answer_digest
+
+
+def test_the_students_own_outputs_are_shown_under_their_cell_as_handed_in(tmp_path):
+    """The written answers of 5b and 5c are about the student's own plot of three seeds; the grader's re-run trains
+    one. So the TA's notebook shows, under each code cell, what that cell showed when handed in: images and text
+    kept, anything that could run removed, an imitated verdict replaced, and nothing of the test cells."""
+    png = base64.b64encode(PNG_BYTES).decode()
+    upload = nbformat.read(release_dir() / "problem5.ipynb", as_version=4)
+    for cell in upload.cells:
+        if cell.get("id") == "problem5-12":  # the experiment cell: the student's plot of three seeds
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="seed 0 1 2 done\n"),
+                            nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+                            nbformat.v4.new_output("display_data", data={"application/javascript": "alert(1)"}),
+                            nbformat.v4.new_output("stream", name="stdout", text="[autograder] 2 / 2 points\n")]
+        elif cell.metadata.get("nbgrader", {}).get("grade_id") == "p5a_tests":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="all passed\n")]
+    uploaded = tmp_path / "upload" / "Problem 5.ipynb"
+    uploaded.parent.mkdir()
+    nbformat.write(upload, uploaded)
+    sanitized = tmp_path / "sanitized" / "problem5.ipynb"
+    sanitized.parent.mkdir()
+    clean = nbformat.read(release_dir() / "problem5.ipynb", as_version=4)
+    nbformat.write(clean, sanitized)
+    executed = tmp_path / "autograded" / "problem5.ipynb"
+    executed.parent.mkdir()
+    nbformat.write(clean, executed)
+    kept = for_formgrader({"problem5": sanitized}, executed.parent, cells_of("problem5", ""), [],
+                          uploads={"problem5": uploaded})
+    cells = nbformat.reads(kept["autograded/problem5.ipynb"], as_version=4).cells
+    handed_in = [(i, c) for i, c in enumerate(cells) if HANDED_IN_CELL in c.metadata]
+    [(at, cell)] = handed_in  # one: the experiment's; p5a_tests' own output is not copied
+    assert cells[at - 1].get("id") == "problem5-12" and cell.metadata[HANDED_IN_CELL] == "problem5-12"
+    outputs = cell.outputs
+    assert outputs[0].text == "seed 0 1 2 done\n"
+    assert base64.b64decode(outputs[1].data["image/png"]) == PNG_BYTES
+    assert "alert(1)" not in json.dumps(outputs) and outputs[2].text.startswith("[removed: an output of type "
+                                                                               "application/javascript")
+    assert outputs[3].text == IMITATING
+    assert HANDED_IN_CELL not in kept["submitted/problem5.ipynb"]  # the submitted copy stays as sanitized
+
+
+def test_an_unreadable_upload_or_none_adds_no_cell(tmp_path):
+    bad = tmp_path / "problem5.ipynb"
+    bad.write_bytes(b"\x00not a notebook")
+    assert handed_in_outputs(bad) == {} and handed_in_outputs(None) == {}

@@ -14,16 +14,23 @@ import html
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_markdown_cell
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
 from ..cells import JUDGED
 from ..course import NOTEBOOKS
 from ..outputs.inert import MARK as VERDICT_MARK
-from ..outputs.inert import inert_notebook
+from ..outputs.inert import inert_notebook, inert_output
 from ..results import CellResult
 from .execute import read_notebook_back
 
 VERDICT_CELL = "autograder_verdict"  # the metadata key of a verdict cell (the grader's: inert drops a student's)
+# The metadata key of a cell that shows what a code cell showed in the student's own run, as handed in: the written
+# answers of 5b and 5c are about the student's plot of three seeds, while the grader's re-run trains one.
+HANDED_IN_CELL = "autograder_handed_in_outputs"
+HANDED_IN_SOURCE = ("# As handed in: what the cell above showed in the student's own run (their outputs, made inert; "
+                    "the grader did not run this cell)")
+HANDED_IN_BYTES = 4 * 2**20  # the outputs of one cell, as handed in, shown up to this size
+TOO_LARGE = "[the outputs this cell had when handed in are {size} MB: not shown]\n"
 SPOILED = ("{name}: the executed notebook was changed by the submission's own code; formgrader shows the notebook "
            "as submitted, without outputs")
 
@@ -87,10 +94,49 @@ def _verdict(cell: CellResult):
     return verdict
 
 
+def _key(cell) -> str | None:
+    """What matches a cell of the upload to the graded notebook's: its grade id, else its cell id."""
+    cell_id = cell.get("id")
+    return _grade_id(cell) or (cell_id if isinstance(cell_id, str) else None)
+
+
+def _is_test(cell) -> bool:
+    nbgrader = cell.get("metadata", {}).get("nbgrader")
+    return isinstance(nbgrader, dict) and bool(nbgrader.get("grade")) and not nbgrader.get("solution")
+
+
+def handed_in_outputs(upload: Path | None) -> dict[str, list]:
+    """Cell key -> the outputs a code cell of the student's upload had (test cells left out: the grader's verdict
+    is what counts there). Empty for an upload that cannot be read as a notebook (sanitize noted why)."""
+    if upload is None:
+        return {}
+    try:
+        cells = nbformat.read(upload, as_version=4).cells
+    except Exception:  # noqa: BLE001 - any file a student uploaded; sanitize reported it
+        return {}
+    return {key: cell.outputs for cell in cells
+            if cell.get("cell_type") == "code" and cell.get("outputs") and not _is_test(cell) and (key := _key(cell))}
+
+
+def _handed_in_cell(outputs: list, key: str):
+    """A cell of the grader's that shows ``outputs`` (the student's, as handed in) made inert."""
+    shown = []
+    for output in outputs:
+        kept, _ = inert_output(output)
+        shown.append(kept)
+    size = len(nbformat.writes(nbformat.v4.new_notebook(cells=[new_code_cell(outputs=shown)])))
+    if size > HANDED_IN_BYTES:
+        shown = [new_output("stream", name="stderr", text=TOO_LARGE.format(size=round(size / 2**20)))]
+    cell = new_code_cell(HANDED_IN_SOURCE, outputs=shown, metadata={HANDED_IN_CELL: key})
+    cell["id"] = f"handed-in-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    return cell
+
+
 def for_formgrader(submitted: dict[str, Path], autograded: Path, cells: list[CellResult],
-                   notes: list[str]) -> dict[str, str]:
+                   notes: list[str], uploads: dict[str, Path] | None = None) -> dict[str, str]:
     """{"submitted/<name>.ipynb": ..., "autograded/<name>.ipynb": ...} for each submitted notebook, inert, with the
-    grader's verdicts in the autograded one."""
+    grader's verdicts in the autograded one, and under each code cell that had outputs in the student's upload
+    (``uploads``: the files as handed in) those outputs, inert, in a cell of the grader's."""
     verdicts = {c.grade_id: c for c in cells if not c.written}
     kept = {}
     for name in NOTEBOOKS:
@@ -105,11 +151,14 @@ def for_formgrader(submitted: dict[str, Path], autograded: Path, cells: list[Cel
             notebook = as_submitted
         notebook, removed = inert_notebook(notebook, metadata, name)
         notes += removed
+        own = handed_in_outputs((uploads or {}).get(name))
         with_verdicts = []
         for cell in notebook.cells:
             with_verdicts.append(cell)
             if cell.cell_type == "code" and _grade_id(cell) in verdicts:
                 with_verdicts.append(_verdict(verdicts[_grade_id(cell)]))
+            elif cell.cell_type == "code" and own.get(_key(cell)):
+                with_verdicts.append(_handed_in_cell(own[_key(cell)], _key(cell)))
         notebook.cells = with_verdicts
         kept[f"autograded/{name}.ipynb"] = nbformat.writes(notebook)
     return kept

@@ -89,7 +89,7 @@ def grade(request: GradingRequest) -> GradedCells:
     with stages("score, formgrader copies"):
         cells, review = score(course.grades(request.student), verdicts, kernel)
         set_answer_digests(cells, repaired)
-        kept = for_formgrader(repaired, workdir, cells, notes)
+        kept = for_formgrader(repaired, workdir, cells, notes, uploads=notebooks)
     return GradedCells(cells, notes, ([TAMPERED] if tampered else []) + review,
                        containment.kind if containment else NONE, kept, stages.rows)
 
