@@ -2,6 +2,7 @@
 for, never a submission's own text; and, on the graded example submissions, against grades.csv and in Chromium.
 Screenshots go to test-artifacts/class-report/ (not committed)."""
 
+import copy
 import csv
 import json
 import os
@@ -230,3 +231,24 @@ def test_the_reports_copy_of_the_experiment_is_the_labs():
 
     assert class_report.BUDGETS == experiment.BUDGETS and class_report.EPOCHS == experiment.REFERENCE_EPOCHS
     assert class_report.CONDITIONS == experiment.CONDITIONS and class_report.FLOOR == handin.ACCURACY_FLOOR
+
+
+def test_the_page_reads_right_for_one_student_identical_runs_and_pending_answers(tmp_path):
+    """"1 student", not "1 students"; a gain every submission shares is said so, not "± 0.00"; while written
+    answers wait, the mean says that they count 0 so far and gives the final grades' mean beside it."""
+    graded = [r for r in synthetic_results(40, seed=5) if r.status == "graded" and len(r.clean_runs) == 6]
+    one, other = copy.deepcopy(graded[0]), copy.deepcopy(graded[1])
+    for cell in one.cells:
+        if cell.written:
+            cell.points = None  # one student's written answers wait for a person
+    for cell in other.cells:
+        if cell.written:
+            cell.points = cell.max_points
+    for cell in other.cells:  # the same runs (clean_runs come from the cells): every gain the same
+        if cell.grade_id.startswith("p5"):
+            cell.runs = copy.deepcopy(next(c.runs for c in one.cells if c.grade_id == cell.grade_id))
+    text = write_report(tmp_path, [one, other]).read_text(encoding="utf-8")
+    assert "(1 student)" in text and "1 students" not in text
+    assert "± 0.00" not in text and "every submission gained the same" in text
+    assert "written answers still to grade count 0 here (1 student)" in text
+    assert f"the 1 final grade alone: mean {other.total_points:.2f}" in text

@@ -219,6 +219,9 @@ def summarise(results: list[SubmissionResult], names: bool = False, reference: P
         "mean": {"total": statistics.fmean([r.total_points for r in scored]) if scored else None,
                  **{name: statistics.fmean([r.points_of(name) for r in scored]) if scored else None
                     for name in NOTEBOOKS}},
+        # the mean of the final grades alone: the mean above counts written answers still pending as 0
+        "mean_final": statistics.fmean([r.total_points for r in scored if r.final]) if any(
+            r.final for r in scored) else None,
         "scores": scores, "cells": cells, "mistakes": mistakes, "experiment": experiment,
     }
 
@@ -361,8 +364,8 @@ def experiment_figure(summary: dict) -> bytes:
             accs = [100 * run["accuracy"] for run in pooled if run["condition"] == condition and run["n_examples"] == n]
             low = [a < bottom for a in accs]
             ax.scatter([dots + o for o, out in zip(_jitter(len(accs), 0.36 * step), low) if not out],
-                       [a for a, out in zip(accs, low) if not out], s=9, color=color, alpha=0.35, linewidth=0,
-                       zorder=3)
+                       [a for a, out in zip(accs, low) if not out], s=16, color=color, alpha=0.7,
+                       edgecolor="white", linewidth=0.4, zorder=3)
             if any(low):  # far below the rest: a mark on the axis's edge, with the count
                 ax.scatter([dots], [bottom], marker="v", s=28, color=color, clip_on=False, zorder=4)
                 ax.annotate(f"{sum(low)} below", (dots, bottom), xytext=(0, 6), textcoords="offset points",
@@ -400,8 +403,8 @@ def experiment_figure(summary: dict) -> bytes:
             labels.append(f"{condition}\n{n:,} x {EPOCHS[n]}")
             entry = experiment["gains"][condition][str(n)]
             values = entry["values"]
-            gain_ax.scatter([x - 0.12 + o for o in _jitter(len(values), 0.4)], values, s=9, color=color, alpha=0.35,
-                            linewidth=0, zorder=3)
+            gain_ax.scatter([x - 0.12 + o for o in _jitter(len(values), 0.4)], values, s=16, color=color, alpha=0.7,
+                            edgecolor="white", linewidth=0.4, zorder=3)
             if values:
                 error = entry["two_se"] or 0
                 gain_ax.errorbar([x - 0.12], [entry["mean"]], yerr=[error], fmt="_", markersize=18,
@@ -419,7 +422,7 @@ def experiment_figure(summary: dict) -> bytes:
     gain_ax.set_ylabel("accuracy gain over 10,000 x 6 epochs (points)")
     gain_ax.set_title("The same network with more distinct examples:\ngain per submission", fontsize=10.5)
     gain_ax.grid(alpha=0.3)
-    handles = [gain_ax.scatter([], [], s=12, color="gray", alpha=0.6, label="one submission"),
+    handles = [gain_ax.scatter([], [], s=16, color="gray", alpha=0.7, label="one submission"),
                gain_ax.errorbar([], [], yerr=[], fmt="_", color="black", markersize=12, markeredgewidth=2.5,
                                 capsize=4, label="class mean ± 2 SE"),
                gain_ax.scatter([], [], marker="D", s=24, facecolor="white", edgecolor="gray", linewidth=1.4,
@@ -451,6 +454,11 @@ def _img(name: str, png: bytes, alt: str) -> str:
             f'data-file="{html.escape(name)}">')
 
 
+def _of(count: int, noun: str) -> str:
+    """"1 student", "2 students": a count as a reader says it."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:.2f}"
 
@@ -473,11 +481,14 @@ def _experiment_html(summary: dict) -> str:
             ref = e["reference_gains"][condition][str(n)]
             if not g["count"]:
                 continue
-            spread = f" ± {g['two_se']:.2f}" if g.get("two_se") is not None else ""
+            spread = ("" if g.get("two_se") is None else " (every submission gained the same)" if g["two_se"] == 0
+                      else f" ± {g['two_se']:.2f}")
+            error_bars = " (2 standard errors)" if g.get("two_se") else ""
             reference = f"; the reference's {ref['count']} seeds: {ref['mean']:+.2f}" if ref["count"] else ""
             answers.append(f"<li><b>{condition}</b>, {n:,} x {EPOCHS[n]} instead of 10,000 x 6: "
-                           f"<b>{g['mean']:+.2f} points</b>{spread} on average (2 standard errors); higher in "
-                           f"{g['higher']} of {g['count']} submissions, lower in {g['lower']}{reference}.</li>")
+                           f"<b>{g['mean']:+.2f} points</b> on average{spread}{error_bars}"
+                           f"; higher in {g['higher']} of {_of(g['count'], 'submission')}, lower in {g['lower']}"
+                           f"{reference}.</li>")
     left_out = [f"{e['without_runs']} graded submission(s) trained no network the grader could measure (problem 5 "
                 "not done, failing, or runs with other epochs) and contribute nothing"]
     if e["some_runs"]:
@@ -517,9 +528,9 @@ def _mistakes_html(summary: dict) -> str:
                         f"<td class=n>{group['count']}</td><td>{html.escape(group['title'])}</td>"
                         f"<td class=example>{example}</td>{who}</tr>")
         head = "<th>students</th>" if summary["names"] else ""
-        parts.append(f"<div class=cell><h3>{html.escape(cell['label'])} <span class=muted>({cell['failed']} of "
-                     f"{cell['graded']} failed)</span></h3><table><tr><th></th><th>count</th><th>mistake</th>"
-                     f"<th>example message</th>{head}</tr>{''.join(rows)}</table></div>")
+        parts.append(f"<div class=cell><h3>{html.escape(cell['label'])} <span class=muted>({cell['failed']} "
+                     f"of {_of(cell['graded'], 'submission')} failed)</span></h3><table><tr><th></th><th>count</th>"
+                     f"<th>mistake</th><th>example message</th>{head}</tr>{''.join(rows)}</table></div>")
     note = (f"<p class=muted>No failures: {html.escape(', '.join(clean))}.</p>" if clean else "")
     return f"""<h2 id="mistakes">What the class got wrong</h2>
 <p>Each automatically graded cell's failures, grouped by the grader's named mistake (the grader recognises known
@@ -536,6 +547,12 @@ def page(summary: dict) -> str:
                       f"{summary['problem_maximum'][name]:g}"
                       for name in NOTEBOOKS if summary["mean"][name] is not None)
     total = summary["mean"]["total"]
+    so_far, pending_of = "", _of(summary["pending_students"], "student")
+    if summary["pending_students"]:  # a mean that counts pending written answers as 0 is not a class's mean
+        final = summary["mean_final"]
+        so_far = (f", so far: written answers still to grade count 0 here ({pending_of}); the "
+                  f"{_of(summary['final'], 'final grade')} alone: mean "
+                  f"{'–' if final is None else f'{final:.2f}'}")
     pngs = summary["_png"]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -543,10 +560,10 @@ def page(summary: dict) -> str:
 <h1>Problem set 3 — class report</h1>
 <p class="muted">{summary['students']} submissions; written {html.escape(summary['written'])}. {html.escape(names)}</p>
 <div class="chips">{statuses}<span>final grades <b>{summary['final']}</b></span>
-<span>written answers to grade <b>{summary['pending_cells']}</b> (of {summary['pending_students']} students)</span>
+<span>written answers to grade <b>{summary['pending_cells']}</b> ({pending_of})</span>
 <span>flagged for review <b>{summary['review']}</b></span></div>
 <h2 id="scores">Scores</h2>
-<p>Mean {'–' if total is None else f'{total:.2f}'} of {summary['maximum']:g} points ({html.escape(means)});
+<p>Mean {'–' if total is None else f'{total:.2f}'} of {summary['maximum']:g} points ({html.escape(means)}){so_far};
 submissions whose grading failed or is unfinished are not among the {summary['scored']} scored.</p>
 {_img('scores.png', pngs['scores.png'], 'histograms of points, in total and per problem')}
 {_img('cells.png', pngs['cells.png'], 'outcomes of every graded cell')}
