@@ -34,6 +34,7 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Sequence
 
@@ -96,6 +97,16 @@ class Submission:
     name: str  # full name where known, else the id
     notebooks: dict[str, Path] = field(default_factory=dict)  # assignment notebook name -> readable file
     notes: list[str] = field(default_factory=list)  # what was odd about the files, for the report
+
+    @property
+    def handed_in(self) -> str:
+        """When the newest notebook was uploaded (UTC, ISO 8601; a Moodle zip's entries keep their upload times,
+        which ingest gives the unpacked files), or "" where no notebook says."""
+        times = []
+        for path in self.notebooks.values():
+            with contextlib.suppress(OSError):
+                times.append(path.stat().st_mtime)
+        return datetime.fromtimestamp(max(times), timezone.utc).isoformat(timespec="seconds") if times else ""
 
     @property
     def digest(self) -> str:

@@ -73,6 +73,7 @@ class SubmissionResult:
     # "per process" (RLIMIT_DATA alone: no cgroup could be made) or "none" (isolation/memory.py)
     memory_limit: str = ""
     graded_on: str = ""  # the machine (and Dask worker) that graded it
+    handed_in: str = ""  # when the newest notebook was uploaded (UTC, ISO 8601): formgrader's "Timestamp"
     # The notebooks a TA opens in formgrader ("submitted/<name>.ipynb", "autograded/<name>.ipynb" -> notebook JSON),
     # carried from the grading process (or a Dask worker) to the batch, which writes them into the grading folder.
     notebooks: dict[str, str] = field(default_factory=dict)

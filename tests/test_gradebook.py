@@ -1,6 +1,9 @@
 """Writing results into nbgrader's gradebook (sqlite files in tmp_path, read back with nbgrader's own API), and the
 cells table kept equal to the gradebook nbgrader generates from the source notebooks."""
 
+import os
+from datetime import datetime
+
 from nbgrader.api import Grade
 
 from autograder.cells import CELLS
@@ -84,3 +87,30 @@ def test_cells_table_is_in_the_order_nbgrader_lists_a_submission(db_url):
     with open_gradebook(db_url) as gb:
         order = [g.name for nb in gb.find_submission(ASSIGNMENT, "1001").notebooks for g in nb.grades]
     assert order == [c.grade_id for c in CELLS]
+
+
+def test_the_submissions_timestamp_is_when_it_was_handed_in(db_url):
+    """formgrader's "Timestamp" column: the upload's time (UTC, as nbgrader keeps times), not "None"; a regrade of
+    a newer upload moves it."""
+    first = result()
+    first.handed_in = "2026-11-30T21:14:05+01:00"
+    record(db_url, first)
+    with open_gradebook(db_url) as gb:
+        assert gb.find_submission(ASSIGNMENT, "1001").timestamp == datetime(2026, 11, 30, 20, 14, 5)
+    newer = result()
+    newer.handed_in = "2026-12-01T08:30:00+00:00"
+    record(db_url, newer)
+    with open_gradebook(db_url) as gb:
+        assert gb.find_submission(ASSIGNMENT, "1001").timestamp == datetime(2026, 12, 1, 8, 30)
+
+
+def test_a_submission_is_handed_in_when_its_newest_notebook_was_uploaded(tmp_path):
+    from autograder.ingest import Submission
+
+    older, newer = tmp_path / "problem6.ipynb", tmp_path / "problem7.ipynb"
+    older.write_text("{}")
+    newer.write_text("{}")
+    os.utime(older, (1_700_000_000, 1_700_000_000))
+    os.utime(newer, (1_700_003_600, 1_700_003_600))
+    assert Submission("1001", "Zoë", {"problem6": older, "problem7": newer}).handed_in == "2023-11-14T23:13:20+00:00"
+    assert Submission("1002", "Jan").handed_in == ""

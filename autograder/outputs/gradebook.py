@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import warnings
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from nbgrader.api import InvalidEntry, MissingEntry
@@ -84,9 +85,12 @@ def _record(db_url: str, result: SubmissionResult, changed: set[str]) -> None:
         warnings.filterwarnings("ignore", message=".*not in session.*")
         gb.update_or_create_student(result.student_id, first_name=first, last_name=last)
         try:
-            gb.find_submission(ASSIGNMENT, result.student_id)
+            submission = gb.find_submission(ASSIGNMENT, result.student_id)
         except MissingEntry:
-            gb.add_submission(ASSIGNMENT, result.student_id)
+            submission = gb.add_submission(ASSIGNMENT, result.student_id)
+        if result.handed_in:  # formgrader's "Timestamp" column (naive UTC, as nbgrader keeps its times)
+            handed_in = datetime.fromisoformat(result.handed_in).astimezone(timezone.utc)
+            submission.timestamp = handed_in.replace(tzinfo=None)
         for cell in result.cells:
             grade = gb.find_grade(cell.grade_id, cell.notebook, ASSIGNMENT, result.student_id)
             grade.auto_score = cell.points

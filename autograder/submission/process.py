@@ -76,7 +76,8 @@ def grade_submission(submission: Submission, course: Path, work: Path, limits: L
     supervisor = supervisor or Supervisor()
     device = limits.resolved_device()
     result = SubmissionResult(submission.student_id, submission.name, "graded", notes=list(submission.notes),
-                              digest=submission.digest, device=device, graded_on=socket.gethostname())
+                              digest=submission.digest, device=device, graded_on=socket.gethostname(),
+                              handed_in=submission.handed_in)
     start = time.monotonic()
     if not submission.notebooks:
         result.status = "empty"
