@@ -3,6 +3,7 @@ written as formgrader writes them): final grades from the gradebook, a German wo
 filled, pending and failed students left blank and listed."""
 
 import csv
+import shutil
 import re
 import subprocess
 import sys
@@ -141,3 +142,28 @@ def test_export_needs_a_grading_folder(tmp_path):
     done = subprocess.run([sys.executable, "-m", "autograder", "export", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "is not a grading folder" in done.stderr
+
+
+def test_every_report_lists_the_students_in_one_order(folder):
+    """grades.csv in the order of the participant numbers, whatever order the batch finished them in."""
+    store = ResultStore(folder / "results")
+    shuffled = [store.load(s) for s in ("1003", "1001", "1002")]
+    export(folder, results=shuffled)
+    assert list(rows(folder / "grades.csv")) == ["1001", "1002", "1003"]
+
+
+def test_a_moved_grading_folder_uses_its_own_gradebook(folder, tmp_path):
+    """A TA copies the folder to their machine (or the instructor moves it): its nbgrader configuration names no
+    absolute path, so formgrader and export there read and write the copy's gradebook, never the original's."""
+    moved = tmp_path / "elsewhere" / "grading-copy"
+    shutil.copytree(folder, moved)
+    assert str(folder) not in (moved / grading_folder.CONFIG).read_text()
+    assert grading_folder.db_url(moved) == f"sqlite:///{moved / 'gradebook.db'}"
+    with open_gradebook(grading_folder.db_url(moved)) as gb:  # a TA's grade in the copy
+        grade = gb.find_grade("p5b_answer", "problem5", ASSIGNMENT, "1002")
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    export(moved)
+    assert rows(moved / "grades.csv")["1002"]["final"] == "yes"
+    with open_gradebook(grading_folder.db_url(folder)) as gb:  # the original is untouched
+        assert gb.find_grade("p5b_answer", "problem5", ASSIGNMENT, "1002").needs_manual_grade

@@ -77,6 +77,7 @@ def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: 
         final = gradebook.final_results(db_url, results)
     except grading_folder.GRADEBOOK_ERRORS as exc:
         raise grading_folder.unavailable(db_url, exc, grading_folder.pending_count(out)) from None
+    final = sorted(final, key=_student_order)  # every report in one order, whichever command wrote it
     kept = out / DOWNLOADED
     template = Path(worksheet) if worksheet is not None else (kept if kept.exists() else None)
     try:
@@ -99,3 +100,9 @@ def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: 
 
 def _same_file(a: Path, b: Path) -> bool:
     return a.exists() and b.exists() and os.path.samefile(a, b)
+
+
+def _student_order(result: SubmissionResult) -> tuple:
+    """Moodle's participant numbers as numbers (9 before 10), then any other id as text."""
+    student = result.student_id
+    return (0, int(student), "") if student.isdigit() else (1, 0, student)

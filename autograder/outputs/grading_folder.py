@@ -28,6 +28,7 @@ from ..results import ResultStore, SubmissionResult
 from . import gradebook
 
 CONFIG = "nbgrader_config.py"
+GRADEBOOK = "gradebook.db"  # the folder's own sqlite gradebook, where no --db names another
 COURSE_ID = "smdl-ps3"
 WORK = "work"  # scratch space of a run (unpacked uploads, course copies with the hidden tests): never kept
 LOCK = ".grading.lock"  # held by the command writing the folder (flock: released when that process ends, however)
@@ -35,14 +36,19 @@ PENDING = "gradebook-pending.json"  # student id -> the previous result, for res
 GRADEBOOK_ERRORS = (SQLAlchemyError, InvalidEntry, OSError)  # the database down, refusing, or its file unreachable
 KINDS = ("submitted", "autograded")  # the folders of nbgrader's course layout that a result brings notebooks for
 _CONFIG_TEXT = '''"""This grading folder is an nbgrader course directory (written by `python -m autograder grade`):
-formgrader opens it with `python -m autograder formgrader --out {root}`. The gradebook below holds every grade, a
-TA's included; `python -m autograder export` reads it."""
+formgrader opens it with `python -m autograder formgrader --out <this folder>`. The gradebook below holds every
+grade, a TA's included; `python -m autograder export` reads it."""
+
+import os
+
+# The folder itself, wherever it is now: a folder moved or copied (to a TA's machine) uses its own gradebook.
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
 c.CourseDirectory.course_id = {course_id!r}
-c.CourseDirectory.root = {root!r}
-c.CourseDirectory.db_url = {db_url!r}
+c.CourseDirectory.root = HERE
+c.CourseDirectory.db_url = {db_url}
 # formgrader's "Generate Feedback" makes students' pages from the autograded notebooks, which hold the hidden
 # tests: take them out, and every output (a traceback can quote a hidden line). `export` writes the grader's own.
 c.GenerateFeedback.preprocessors = [
@@ -69,7 +75,9 @@ c.HTMLExporter.sanitize_html = True
 def prepare(out: Path, course: Path, db_url: str) -> None:
     """Write the folder's nbgrader configuration and the course's source (from the generated ``course``)."""
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / CONFIG, _CONFIG_TEXT.format(course_id=COURSE_ID, root=str(out), db_url=db_url))
+    local = {f"sqlite:///{out / GRADEBOOK}", f"sqlite:///{(out / GRADEBOOK).resolve()}"}
+    url = f'"sqlite:///" + os.path.join(HERE, {GRADEBOOK!r})' if db_url in local else repr(db_url)
+    _write(out / CONFIG, _CONFIG_TEXT.format(course_id=COURSE_ID, db_url=url))
     _write(out / NBCONVERT_CONFIG, _NBCONVERT_TEXT)
     shutil.copytree(source_dir(course), source_dir(out), dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(*NOT_COURSE_FILES))
