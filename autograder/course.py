@@ -29,6 +29,9 @@ NOT_COURSE_FILES = ("__pycache__", "*.pyc", ".ipynb_checkpoints")  # left out wh
 COURSE_CACHE = Path.home() / ".cache" / "smdl-ps3" / "courses"
 FIXED_MTIME = 1_577_836_800  # 2020-01-01: every file of a bundle gets this time, so equal courses give equal bytes
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # the same time, as a zip entry's
+# The students' zip shows its files' age in JupyterLab's file browser ("6y ago" for 2020): their time is the problem
+# set's release instead, fixed so that the same release gives the same bytes. A new term's release sets its own.
+RELEASE_TIME = (2026, 11, 30, 9, 0, 0)
 
 
 def source_dir(root: Path = ROOT) -> Path:
@@ -137,13 +140,13 @@ def course_files(folder: Path) -> list[Path]:
         fnmatch.fnmatch(part, pattern) for part in p.relative_to(folder).parts for pattern in NOT_COURSE_FILES))
 
 
-def reproducible_zip(entries: list[tuple[str, bytes, int]]) -> bytes:
-    """(name, data, mode) entries as a zip that depends on nothing else: sorted, one fixed time, no owners,
-    stored (the bytes do not depend on the zlib in use), so the same files always give the same bytes."""
+def reproducible_zip(entries: list[tuple[str, bytes, int]], date_time: tuple = ZIP_TIME) -> bytes:
+    """(name, data, mode) entries as a zip that depends on nothing else: sorted, one fixed time (``date_time``), no
+    owners, stored (the bytes do not depend on the zlib in use), so the same files always give the same bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for name, data, mode in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            info = zipfile.ZipInfo(name, date_time=date_time)
             info.external_attr = mode << 16
             info.compress_type = zipfile.ZIP_STORED
             archive.writestr(info, data)

@@ -24,7 +24,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from .course import (ASSIGNMENT, ROOT, copy_course, course_files, generate_assignment, release_dir,
+from .course import (ASSIGNMENT, RELEASE_TIME, ROOT, copy_course, course_files, generate_assignment, release_dir,
                      reproducible_zip, source_dir)
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -139,7 +139,7 @@ def bundle(folder: Path) -> bytes:
     """``folder`` as a zip whose files sit under ``ps3/``, with reproducible bytes (the drift check compares
     them)."""
     return reproducible_zip([(f"{ASSIGNMENT}/{path.relative_to(folder).as_posix()}", path.read_bytes(), 0o644)
-                             for path in course_files(folder)])
+                             for path in course_files(folder)], RELEASE_TIME)
 
 
 def release(root: Path = ROOT, check: bool = False) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course import ASSIGNMENT, NOTEBOOKS, ROOT, release_dir
+from autograder.course import ASSIGNMENT, NOTEBOOKS, RELEASE_TIME, ROOT, release_dir
 from autograder.release import bundle_path
 from autograder.submission.sanitize import repair
 from autograder.testing.examples import EXAMPLES
@@ -36,6 +36,13 @@ def test_the_zip_holds_exactly_the_release_and_no_answer():
     for name, text in texts.items():
         for secret in SECRETS:
             assert secret not in text, (name, secret)
+
+
+def test_the_zips_files_are_as_old_as_the_release():
+    """JupyterLab shows each file's age: the release's date, not a placeholder years back ("6y ago")."""
+    with zipfile.ZipFile(bundle_path()) as archive:
+        assert {info.date_time for info in archive.infolist()} == {RELEASE_TIME}
+    assert RELEASE_TIME[0] >= 2026
 
 
 @pytest.fixture(scope="module")
