@@ -16,7 +16,7 @@ from autograder.course import (ASSIGNMENT, NOTEBOOKS, ROOT, copy_course, generat
                                tool_environment)
 from autograder.outputs import gradebook, grading_folder
 from autograder.results import ResultStore
-from autograder.submission.formgrader_copies import VERDICT_MARK
+from autograder.submission.formgrader_copies import VERDICT_CELL, VERDICT_MARK
 from autograder.testing.examples import EXAMPLE_SUBMISSIONS, EXAMPLES, build, unexpected
 
 from helpers import assert_recorded_exactly_once, fast, kill_after_results, ps3_folders, reference_batch, saved_times
@@ -179,8 +179,9 @@ def assert_formgrader_folder(out, students: dict, db_url: str) -> None:
         for name in notebooks:
             assert (out / "submitted" / student / ASSIGNMENT / f"{name}.ipynb").is_file(), (student, name)
             executed = nbformat.read(out / "autograded" / student / ASSIGNMENT / f"{name}.ipynb", as_version=4)
-            verdicts = [c for c in executed.cells if VERDICT_MARK in str(c.get("outputs", ""))]
+            verdicts = [c for c in executed.cells if VERDICT_CELL in c.metadata]  # the grader's own cells
             assert len(verdicts) == len([c for c in JUDGED if c.notebook == name]), (student, name)
+            assert all(c.source.count(VERDICT_MARK) == 1 for c in verdicts), (student, name)
     with open_gradebook(db_url) as gb:
         assert {s.student.id for s in gb.find_assignment(ASSIGNMENT).submissions} >= set(students)
 
