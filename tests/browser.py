@@ -423,6 +423,15 @@ class FormgraderPage:
             raise AssertionError(f"no cell under {grade_id!r} on the {self._where()}")
         return below[0].text
 
+    def handed_in_cell(self, below: str) -> WebElement:
+        """The grader's cell that shows what the code cell ``below`` (its cell id, for the message) showed in the
+        student's own run: the div.cell whose code starts "# As handed in" (formgrader writes no cell ids)."""
+        cells = self.driver.find_elements(
+            By.XPATH, f"//div[{_has_class('cell')}][.//*[contains(text(), 'As handed in')]]")
+        if not cells:
+            raise AssertionError(f"no cell with the outputs of {below!r} as handed in on the {self._where()}")
+        return cells[-1]
+
     def output_text(self, grade_id: str) -> str:
         """The visible text of a code cell's outputs (tracebacks included); "" when it has none."""
         cell = self.cell(grade_id)

@@ -6,6 +6,7 @@ the browser; then the student regraded with --force (the hand grade stays) and w
 The tests run in order on one grading folder. Screenshots go to test-artifacts/course-grading/ (not committed).
 """
 
+import base64
 import csv
 import json
 import os
@@ -25,6 +26,7 @@ from autograder.outputs.gradebook import STALE
 pytestmark = pytest.mark.slow
 
 STUDENT, NAME = "4711", "Zoë Müller-Lüdenscheidt"
+EXPERIMENT_CELL = "problem5-12"  # the release's cell that runs the experiment and draws its plot
 ANSWER_5B = "More distinct images beat more epochs: 30000 x 2 generalises best at the same number of steps."
 SCORE, COMMENT = 0.5, "Clear argument, but cite the measured accuracies."
 ARTIFACTS = Path(os.environ.get("PS3_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "course-grading"
@@ -44,12 +46,31 @@ def cli(*args, check=True) -> subprocess.CompletedProcess:
     return done
 
 
+def students_own_plot(folder: Path) -> str:
+    """The lab's plot of a three-seed experiment as the student's run drew it (base64 PNG, as the notebook keeps
+    it): the accuracies are the student's, made up here, with a spread the grader's one-seed re-run cannot show."""
+    from mnist_lab.experiment import plot_budget_experiment, summarise
+
+    epochs = {"10000": 6, "20000": 3, "30000": 2}
+    runs = [{"condition": condition, "n_examples": int(n), "seed": seed,
+             "test_accuracy": 0.975 + 0.002 * i + 0.0015 * seed - (0.004 if condition == "augmented" else 0)}
+            for condition in ("plain", "augmented") for i, n in enumerate(epochs) for seed in (0, 1, 2)]
+    path = folder / "students-plot.png"
+    plot_budget_experiment({"runs": runs, "summary": summarise(runs), "epochs": epochs}, path)
+    return base64.b64encode(path.read_bytes()).decode()
+
+
 def submit(folder: Path, answer_5b: str) -> Path:
-    """The crop_only example's problem 5 (5c's automatic test fails: crops without rotation) with its own 5b."""
+    """The crop_only example's problem 5 (5c's automatic test fails: crops without rotation) with its own 5b, and
+    the experiment cell's outputs as the student's own run left them (their plot of three seeds)."""
     notebook = nbformat.read(ROOT / "tests" / "examples" / "crop_only" / ASSIGNMENT / "problem5.ipynb", as_version=4)
+    folder.mkdir(parents=True, exist_ok=True)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "p5b_answer":
             cell.source = answer_5b
+        if cell.get("id") == EXPERIMENT_CELL:
+            cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": students_own_plot(folder),
+                                                                         "text/plain": "<Figure size 700x450>"})]
     target = folder / f"{NAME}_{STUDENT}_assignsubmission_file_"  # as Moodle's zip names it, unpacked
     target.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target / "problem5.ipynb")
@@ -106,7 +127,12 @@ def test_a_ta_grades_in_formgrader_and_the_export_gives_the_final_grade(course, 
         assert message.startswith("[autograder] 0 / 1 points:") and "rotat" in message, message
         assert page.verdict_text("p5a_tests").startswith("[autograder] 2 / 2 points")
         plots = browser.driver.find_elements("css selector", ".output_png img")
-        assert plots and all(p.size["width"] > 100 for p in plots)  # the student's plot is there for the TA
+        assert plots and all(p.size["width"] > 100 for p in plots)  # the grader's re-run's plot
+        own = page.handed_in_cell(EXPERIMENT_CELL)  # the student's own plot of three seeds, under the same cell
+        assert "As handed in" in own.text
+        [image] = own.find_elements("css selector", ".output_png img")
+        assert image.size["width"] > 300 and image.get_attribute("src").startswith("data:image/png;base64,")
+        browser.shot("students-own-plot", own)
         browser.shot("grader-message-5c", page.cell("p5c_tests"))
         page.set_grade("p5b_answer", score=SCORE, comment=COMMENT)
         page.reload()

@@ -4,9 +4,9 @@ filled, pending and failed students left blank and listed."""
 
 import csv
 import shutil
-import re
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -167,3 +167,20 @@ def test_a_moved_grading_folder_uses_its_own_gradebook(folder, tmp_path):
     assert rows(moved / "grades.csv")["1002"]["final"] == "yes"
     with open_gradebook(grading_folder.db_url(folder)) as gb:  # the original is untouched
         assert gb.find_grade("p5b_answer", "problem5", ASSIGNMENT, "1002").needs_manual_grade
+
+
+def test_formgrader_counts_a_result_with_its_hand_in_time_as_autograded(folder):
+    """formgrader makes a student's name a link to grade only while the gradebook's timestamp equals the one in
+    submitted/<id>/<assignment>/timestamp.txt: the folder keeps both, from the same hand-in time."""
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    result = graded("1001", "Zoë Müller")
+    result.handed_in = "2026-11-30T21:14:05+01:00"
+    result.notebooks = {f"{kind}/problem7.ipynb": "{}" for kind in ("submitted", "autograded")}
+    grading_folder.file_result(folder, grading_folder.db_url(folder), ResultStore(folder / "results"), result)
+    config = PyFileConfigLoader(grading_folder.CONFIG, path=str(folder)).load_config()
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    assert api.get_autograded_students(ASSIGNMENT) == {"1001"}
+    assert api.get_submitted_timestamp(ASSIGNMENT, "1001") == datetime(2026, 11, 30, 20, 14, 5)

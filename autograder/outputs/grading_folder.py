@@ -211,12 +211,16 @@ def notebook_path(out: Path, kind: str, student_id: str, name: str) -> Path:
 
 
 def keep(out: Path, result: SubmissionResult) -> None:
-    """Write the notebooks the result brought (and forget them: the result store keeps only grades)."""
+    """Write the notebooks the result brought (and forget them: the result store keeps only grades), and when the
+    submission was handed in: formgrader counts a submission as autograded (its name a link to grade) only while
+    the gradebook's timestamp equals submitted/<id>/<assignment>/timestamp.txt."""
     for relative, text in result.notebooks.items():
         kind, name = relative.split("/")
         if kind in KINDS and name.endswith(".ipynb") and "/" not in name:
             _write(notebook_path(out, kind, result.student_id, name), text)
     result.notebooks = {}
+    if result.handed_in:
+        _write(notebook_path(out, "submitted", result.student_id, "timestamp.txt"), result.handed_in)
 
 
 def _write(path: Path, text: str) -> None:
