@@ -33,7 +33,7 @@ test: setup system-tools  ## every test but the acceptance tier (CI runs this)
 test-fast: setup  ## the tests that start no kernel, server or training: about a minute, for developers
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-acceptance: setup sandbox  ## validity runs too long for CI: the whole cohort, the accuracy floor on 5 seeds (~1 h)
+acceptance: setup sandbox  ## too long for CI: the whole cohort, the floor on 5 seeds, a student's validate (~1 h)
 	$(PY) -m pytest -m acceptance $(PYTEST_ARGS)
 
 benchmark: setup  ## lab vs a DataLoader baseline, six runs each (add ARGS=--device cuda on a GPU)

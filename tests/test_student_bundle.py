@@ -76,7 +76,10 @@ def validate(folder: Path, mnist: Path, *notebooks: str, options=()) -> subproce
 
 
 @pytest.mark.slow
+@pytest.mark.acceptance
 def test_the_reference_answers_pass_validate_in_the_unpacked_bundle(unpacked):
+    """The student's whole path: the experiment with its three seeds and MNIST's cache made from the raw files, about
+    six minutes on the 2-core machine (`make acceptance`; CI validates the filled-in notebooks in test_release)."""
     folder, mnist = unpacked
     work = folder.parent / "reference"
     shutil.copytree(folder, work)

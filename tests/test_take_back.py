@@ -63,7 +63,14 @@ def plant(workdir, outside):
     (workdir / "problem6.ipynb").mkdir()
     (workdir / "problem6.ipynb" / "link").symlink_to(outside / "secret.txt")
     server = socket.socket(socket.AF_UNIX)
-    server.bind(str(workdir / "problem7.ipynb"))
+    # bound by a path relative to the folder: a socket's path may hold at most 107 bytes, and pytest's folders
+    # grow longer with every run on a machine (/tmp/pytest-of-root/pytest-100/...)
+    here = os.getcwd()
+    os.chdir(workdir)
+    try:
+        server.bind("problem7.ipynb")
+    finally:
+        os.chdir(here)
     return server
 
 
