@@ -310,8 +310,11 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     _mnist_of_this_checkout()
     # SIGTERM (a scheduler's preemption, a worker shut down, `kill`) stops a batch as Ctrl-C does: every grading
-    # process and kernel is ended (executors), no half result is saved, and the same command resumes.
+    # process and kernel is ended (executors), no half result is saved, and the same command resumes. SIGINT gets
+    # the same handler explicitly: a command started in the background by a script inherits SIGINT ignored (the
+    # shell's rule for background jobs), and `kill -INT` would then be lost while the batch grades on.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt as stop:

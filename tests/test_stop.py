@@ -53,12 +53,18 @@ def _alive(processes: list[psutil.Process]) -> list[int]:
     return alive
 
 
+def _as_a_background_job() -> None:
+    """What a shell script's `command &` does to the job: SIGINT ignored (the batch must stop on it all the same)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _stop_while_training(command: list[str], cwd, results, how: signal.Signals) -> None:
-    """Start ``command``, send ``how`` once s1's first kernel (problem 5: training) has run for 15 s, and check
-    that everything the batch started is gone within 10 s, with no runtime folder and no result for s1."""
+    """Start ``command`` (as a script's background job), send ``how`` once s1's first kernel (problem 5: training)
+    has run for 15 s, and check that everything the batch started is gone within 10 s, with no runtime folder and
+    no result for s1."""
     before = ps3_folders()
     grade = subprocess.Popen(command, cwd=cwd, env=tool_environment(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, preexec_fn=_as_a_background_job)
     batch, deadline = psutil.Process(grade.pid), time.monotonic() + 300
     while not _kernels(batch):
         assert grade.poll() is None and time.monotonic() < deadline, "no kernel started"
