@@ -25,7 +25,7 @@ from autograder.testing.examples import EXAMPLES
 from autograder.cells import JUDGED
 from autograder.outputs.inert import IMITATING, KEPT_MIME, MARK
 from autograder.outputs.reports import summary_table
-from autograder.submission.formgrader_copies import VERDICT_CELL
+from autograder.submission.formgrader_copies import HANDED_IN_CELL, VERDICT_CELL
 from autograder.testing.redteam import (ATTACKS, CANARY, CANARY_VARIABLE, ESCAPE_FOLDER, FORGED, FORMULA_FOLDER,
                                         OWNED, SCRIPT, SECOND_COPY, SYMLINK_TARGET, build)
 from autograder.text import FORMULA_START
@@ -161,6 +161,18 @@ def test_a_forged_verdict_is_marked_and_only_the_graders_verdicts_carry_the_mark
     assert not any(MARK in json.dumps(c.get("outputs", [])) for c in others)
     test = next(c for c in others if c.metadata.get("nbgrader", {}).get("grade_id") == "p7_gradient_tests")
     assert IMITATING in [o.get("text") for o in test.outputs] and FORGED not in json.dumps(test.outputs)
+
+
+def test_outputs_as_handed_in_are_shown_inert_under_their_cells(graded):
+    """The TA sees what the student's own run showed, in the grader's cells: plain text kept, nothing that runs,
+    the forged verdict replaced (the whole-folder checks above hold for these cells too)."""
+    _, out, results, _ = graded
+    [notebook] = autograded(out, results["handed_in_outputs"])
+    shown = [c for c in notebook.cells if HANDED_IN_CELL in c.metadata]
+    assert shown, "no cell shows the outputs as handed in"
+    texts = [o.get("text", "") for c in shown for o in c.outputs]
+    assert "my own run\n" in texts and IMITATING in texts
+    assert not any(MARK in json.dumps(c.outputs) or OWNED in json.dumps(c.outputs) for c in shown)
 
 
 def test_the_graders_secrets_never_reach_any_output(graded):

@@ -5,7 +5,6 @@ grading."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from pathlib import Path
 from ..results import UNFINISHED, ResultStore, SubmissionResult
 from ..text import printable
 from . import class_report, grading_folder, gradebook, reports
-from .moodle import WorksheetError, WorksheetReport
+from .moodle import WorksheetError, WorksheetReport, same_file
 
 # The worksheet as downloaded from Moodle, kept in the grading folder by the first export given one.
 DOWNLOADED = "moodle_worksheet_downloaded.csv"
@@ -84,22 +83,18 @@ def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: 
         done = Export(final, reports.write_all(out, final, template, partial))
     except WorksheetError as exc:
         filled = out / reports.WORKSHEET
-        if filled.exists() and not (template is not None and _same_file(template, filled)):
+        if filled.exists() and not (template is not None and same_file(template, filled)):
             filled.unlink()
             raise WorksheetError(f"{exc}\n(the earlier {filled.name} was removed: it held the grades of an earlier "
                                  f"export)") from None
         raise
-    if worksheet is not None and not (kept.exists() and _same_file(Path(worksheet), kept)):
+    if worksheet is not None and not (kept.exists() and same_file(Path(worksheet), kept)):
         shutil.copyfile(worksheet, kept)  # after it was filled: only a readable worksheet is kept
     try:
         done.class_report = class_report.write_report(out, final)
     except Exception as exc:  # noqa: BLE001 - the grades are written; a figure must not make the batch fail
         print(f"warning: the class report could not be written: {type(exc).__name__}: {exc}", file=sys.stderr)
     return done
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    return a.exists() and b.exists() and os.path.samefile(a, b)
 
 
 def _student_order(result: SubmissionResult) -> tuple:

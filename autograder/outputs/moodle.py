@@ -170,7 +170,7 @@ def fill_worksheet(rows: list[WorksheetRow], out: Path, template: Path | None = 
     if template is None:
         return _new_worksheet(rows, out, max_grade)
     template = Path(template)
-    if _same_file(out, template):
+    if same_file(out, template):
         raise WorksheetError(f"refusing to write {out}: it is the downloaded worksheet itself; write the filled copy "
                              f"to another file so the download stays as Moodle made it")
     return _fill_template(rows, out, template)
@@ -439,8 +439,8 @@ def _stale_warnings(sheet: _Sheet, graded: list[WorksheetRow], participants: dic
 def _new_worksheet(rows: list[WorksheetRow], out: Path, max_grade: float) -> WorksheetReport:
     # Students graded from a folder rather than Moodle's zip have no participant number: Moodle could not match
     # them, so they are left out (and named), and everyone else's grades are still written.
-    unmatched = [row.student_id for row in rows if not row.student_id.strip().isdigit()]
-    rows = [row for row in rows if row.student_id.strip().isdigit()]
+    unmatched = [row.student_id for row in rows if not is_participant(row.student_id)]
+    rows = [row for row in rows if is_participant(row.student_id)]
     problems = [p for row in rows if row.grade is not None and (p := _grade_problem(row, max_grade, "."))]
     if problems:
         raise WorksheetError(f"{out}: nothing written:\n  " + "\n  ".join(problems))
@@ -525,6 +525,11 @@ def _comment_lines(comment: Comment, phrases: Phrases, separator: str) -> list[s
     return lines
 
 
+def is_participant(student_id: str) -> bool:
+    """Whether a student id is a Moodle participant number (ingest takes it from Moodle's folder names)."""
+    return student_id.strip().isdigit()
+
+
 def _number(student_id: str) -> str:
     """A participant number as Moodle compares it (an integer), for ids that are one; other ids stay as they are."""
     text = student_id.strip()
@@ -538,10 +543,11 @@ def _check_unique(rows: list[WorksheetRow]) -> None:
         raise WorksheetError(f"student ids given twice: {', '.join(twice)}; one grade per participant")
 
 
-def _same_file(out: Path, template: Path) -> bool:
-    if out.exists() and template.exists():
-        return os.path.samefile(out, template)
-    return out.resolve() == template.resolve()
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (the same path, or links to it)."""
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
 
 
 def _write(out: Path, text: str) -> None:

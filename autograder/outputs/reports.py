@@ -22,7 +22,7 @@ from ..results import UNFINISHED, SubmissionResult
 from ..text import (COMMENT_LIMIT, MESSAGE_LIMIT, NAME_LIMIT, NOTE_LIMIT, NOTES_LIMIT, cap, cap_list, csv_cell,
                     one_line, printable)
 from .gradebook import STALE
-from .moodle import Comment, WorksheetReport, WorksheetRow, fill_worksheet
+from .moodle import Comment, WorksheetReport, WorksheetRow, fill_worksheet, is_participant
 
 WORKSHEET = "moodle_grading_worksheet.csv"
 # For the assignment's "Upload multiple feedback files in a zip": a folder per participant, named the way Moodle's
@@ -160,10 +160,6 @@ answers {result.hand_points:g}); still to be graded by hand: {result.pending_poi
 """
 
 
-def moodle_participant(student_id: str) -> bool:
-    return student_id.strip().isdigit()
-
-
 def write_feedback_zip(path: Path, results: list[SubmissionResult], partial: bool = False) -> list[str]:
     """The feedback pages of the students whose grade the worksheet gives (uploading a file notifies the student),
     in Moodle's layout; students without a Moodle participant number are left out. Returns the ids written."""
@@ -171,7 +167,7 @@ def write_feedback_zip(path: Path, results: list[SubmissionResult], partial: boo
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for r in results:
-            if not moodle_participant(r.student_id) or not (r.final or (partial and r.status != UNFINISHED)):
+            if not is_participant(r.student_id) or not (r.final or (partial and r.status != UNFINISHED)):
                 continue
             # Moodle splits the folder name at "_" and takes the second part as the participant: a name must hold
             # none (nor a "/", which would start another folder).

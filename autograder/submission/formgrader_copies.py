@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 from ..cells import JUDGED
 from ..course import NOTEBOOKS
 from ..outputs.inert import MARK as VERDICT_MARK
-from ..outputs.inert import inert_notebook, inert_output
+from ..outputs.inert import inert_notebook
 from ..results import CellResult
 from .execute import read_notebook_back
 
@@ -118,18 +118,18 @@ def handed_in_outputs(upload: Path | None) -> dict[str, list]:
             if cell.get("cell_type") == "code" and cell.get("outputs") and not _is_test(cell) and (key := _key(cell))}
 
 
-def _handed_in_cell(outputs: list, key: str):
-    """A cell of the grader's that shows ``outputs`` (the student's, as handed in) made inert."""
-    shown = []
-    for output in outputs:
-        kept, _ = inert_output(output)
-        shown.append(kept)
-    size = len(nbformat.writes(nbformat.v4.new_notebook(cells=[new_code_cell(outputs=shown)])))
+def _handed_in_cell(outputs: list, key: str, name: str):
+    """A cell of the grader's that shows ``outputs`` (the student's, as handed in) made inert, and the notes that say
+    what was removed (``name``: the notebook's)."""
+    handed_in = nbformat.v4.new_notebook(cells=[new_code_cell(HANDED_IN_SOURCE, outputs=outputs)])
+    clean, notes = inert_notebook(handed_in, {}, f"{name} as handed in")
+    cell = clean.cells[0]
+    size = len(nbformat.writes(clean))
     if size > HANDED_IN_BYTES:
-        shown = [new_output("stream", name="stderr", text=TOO_LARGE.format(size=round(size / 2**20)))]
-    cell = new_code_cell(HANDED_IN_SOURCE, outputs=shown, metadata={HANDED_IN_CELL: key})
+        cell.outputs = [new_output("stream", name="stderr", text=TOO_LARGE.format(size=round(size / 2**20)))]
+    cell.metadata = {HANDED_IN_CELL: key}
     cell["id"] = f"handed-in-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-    return cell
+    return cell, notes
 
 
 def for_formgrader(submitted: dict[str, Path], autograded: Path, cells: list[CellResult],
@@ -158,7 +158,9 @@ def for_formgrader(submitted: dict[str, Path], autograded: Path, cells: list[Cel
             if cell.cell_type == "code" and _grade_id(cell) in verdicts:
                 with_verdicts.append(_verdict(verdicts[_grade_id(cell)]))
             elif cell.cell_type == "code" and own.get(_key(cell)):
-                with_verdicts.append(_handed_in_cell(own[_key(cell)], _key(cell)))
+                handed_in, removed = _handed_in_cell(own[_key(cell)], _key(cell), name)
+                with_verdicts.append(handed_in)
+                notes += removed
         notebook.cells = with_verdicts
         kept[f"autograded/{name}.ipynb"] = nbformat.writes(notebook)
     return kept

@@ -255,6 +255,9 @@ ATTACKS = {
                                 "through formgrader's API", 3.0, "could run in a browser", prelude=_DISPLAY_JS),
     "html_script_output": Attack("problem7", "correct answers; HTML output with <script> and an onerror handler", 3.0,
                                  "could run in a browser", prelude=_HTML_SCRIPT),
+    "handed_in_outputs": Attack("problem7", "correct answers; the uploaded notebook's own outputs (shown to the TA "
+                                "as handed in) hold JavaScript, HTML with <script>, SVG and a forged verdict", 3.0,
+                                "could run in a browser", transform="handed_in_outputs"),
     "svg_script": Attack("problem7", "correct answers; an SVG output with <script> and onload", 3.0,
                          "could run in a browser", prelude=_SVG_SCRIPT),
     "forged_verdict": Attack("problem7", "wrong gradient; the function prints and displays a verdict of full points "
@@ -339,6 +342,16 @@ def _transform(nb, how: str, notebook: str):
         copy = nbformat.from_dict(nb.cells[index])
         copy.source, copy["id"] = "assert True", "duplicate-of-test"
         nb.cells.insert(index, copy)
+    elif how == "handed_in_outputs":  # what the student's own run "showed": shown to the TA as handed in
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                cell.outputs = [
+                    nbformat.v4.new_output("display_data", data={"application/javascript": FORMGRADER_ATTACK,
+                                                                 "text/plain": "a harmless plot"}),
+                    nbformat.v4.new_output("display_data", data={"text/html": _HTML, "image/svg+xml": _SVG}),
+                    nbformat.v4.new_output("stream", text=f"{FORGED}\n"),
+                    nbformat.v4.new_output("stream", text="my own run\n")]
+                cell.execution_count = 1
     elif how == "fake_outputs":
         for cell in nb.cells:
             if cell.cell_type == "code":
@@ -358,7 +371,7 @@ def notebook_bytes(attack: Attack) -> bytes:
     if attack.prelude:
         setup = _cell(nb, f"p{attack.notebook[-1]}_setup")
         nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(attack.prelude))
-    if attack.transform in ("edit_test", "delete_test", "duplicate_test", "fake_outputs"):
+    if attack.transform in ("edit_test", "delete_test", "duplicate_test", "fake_outputs", "handed_in_outputs"):
         nb = _transform(nb, attack.transform, attack.notebook)
     if attack.transform == "nbformat3":
         return nbformat.writes(nbformat.convert(nb, 3)).encode()
