@@ -108,6 +108,8 @@ def parser() -> argparse.ArgumentParser:
     fg.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder")
     fg.add_argument("--ip", default="127.0.0.1", help="interface to listen on (default: loopback only)")
     fg.add_argument("--port", type=int, default=8787)
+    fg.add_argument("--as-root", action="store_true",
+                    help="where root cannot build formgrader's unprivileged view (no bubblewrap), run it as root")
     exp = sub.add_parser("export", help="final grades from the gradebook into every report and the Moodle worksheet")
     exp.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder")
     exp.add_argument("--worksheet", type=Path, default=None,
@@ -134,6 +136,11 @@ def parser() -> argparse.ArgumentParser:
     pkg = sub.add_parser("gradescope-package", help="the autograder zip to upload to Gradescope")
     pkg.add_argument("--out", type=Path, default=None, help=f"default: {gradescope_package.PACKAGE}")
     pkg.add_argument("--check", action="store_true", help="write nothing; exit 1 if the zip differs from the tree")
+    pkg.add_argument("--server-timeout", type=int, default=gradescope_package.Settings.server_timeout,
+                     metavar="SECONDS", help="the autograder timeout you set in Gradescope (default: 1200, 20 "
+                                             "minutes): every limit of a submission is derived from it")
+    pkg.add_argument("--visibility", default=gradescope_package.Settings.visibility, choices=GRADESCOPE_VISIBILITY,
+                     help="when students see each test (Gradescope's visibility; default: visible)")
     ex = sub.add_parser("examples", help="grade the example submissions (the README's main job)")
     ex.add_argument("--out", type=Path, default=Path("grading-examples"))
     ex.add_argument("--write", action="store_true", help="regenerate tests/examples from source and release")
@@ -181,8 +188,8 @@ def run_grade(args) -> int:
 
 def run_formgrader(args) -> int:
     try:
-        argv, url = formgrader.command(args.out, args.ip, args.port)
-    except FileNotFoundError as exc:
+        argv, url = formgrader.command(args.out, args.ip, args.port, as_root=args.as_root)
+    except (FileNotFoundError, formgrader.RootWithoutView, formgrader.AlreadyRunning) as exc:
         _error(exc)
         return 2
     print(f"formgrader on {args.out.resolve()}: open {url}\n(from another machine: ssh -L {args.port}:127.0.0.1:"
@@ -252,11 +259,17 @@ def _heartbeat(limit: int, every: float = 30.0):
 
 
 def run_gradescope_package(args) -> int:
-    path, problems = gradescope_package.write_package(args.out, check=args.check)
+    try:
+        settings = gradescope_package.Settings(args.server_timeout, args.visibility)
+    except ValueError as exc:
+        _error(exc)
+        return 2
+    path, problems = gradescope_package.write_package(args.out, check=args.check, settings=settings)
     if args.check:
         print("\n".join(problems) if problems else f"{path} is what the tree builds")
         return 1 if problems else 0
-    print(f"wrote {path}: upload it as the assignment's autograder (README: \"Gradescope\")")
+    print(f"wrote {path}: upload it as the assignment's autograder, with Gradescope's autograder timeout set to "
+          f"{settings.server_timeout} s (README: \"Gradescope\")")
     return 0
 
 

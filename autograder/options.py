@@ -99,8 +99,8 @@ class Limits:
         ``cell_timeout`` or ``time_limit`` given explicitly is kept where it fits."""
         budget = server_seconds - SERVER_RESERVE_SECONDS
         if budget < 60:
-            raise ValueError(f"a server timeout of {server_seconds} s leaves no time to grade: it must be over "
-                             f"{SERVER_RESERVE_SECONDS + 60} s")
+            raise ValueError(f"a server timeout of {server_seconds} s leaves no time to grade: it must be at "
+                             f"least {SERVER_RESERVE_SECONDS + 60} s")
         limits = cls(**given)
         time_limit = min(limits.time_limit or budget, budget)
         cell = min(limits.cell_timeout or limits.cell_seconds(), time_limit)

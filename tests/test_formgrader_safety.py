@@ -13,14 +13,16 @@ import urllib.request
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 from browser import FormgraderPage, chromium_paths, formgrader_server, open_browser
 from helpers import active_html, fast
 
 from autograder.batch import grade_batch
 from autograder.course import ASSIGNMENT, ROOT, open_gradebook, run_nbgrader
+from autograder import formgrader
 from autograder.formgrader import CONTENT_SECURITY_POLICY
-from autograder.isolation import sandbox
+from autograder.isolation import formgrader_view, sandbox
 from autograder.outputs import grading_folder
 from autograder.outputs.inert import IMITATING
 from autograder.testing.redteam import FORMGRADER_ATTACK, ATTACKS, FORGED, OWNED, build
@@ -143,3 +145,37 @@ def test_formgraders_autograde_button_changes_nothing_and_the_page_can_start_no_
         assert statuses == [403, 403, 403], statuses
     assert manual_scores(out) == before and notebook.read_bytes() == notebook_before
     assert not (out / "owned.txt").exists()
+
+
+def test_formgrader_runs_as_a_user_of_its_own_that_sees_the_folder_read_only_and_no_reference(graded):
+    """Started by root (as here), the server is not root: it runs as formgrader's own user id, sees the grading
+    folder read-only but for the gradebook, and sees no home folder and no repository (reference answers)."""
+    out, _ = graded
+    with formgrader_server(out) as (base_url, _token):
+        port = base_url.rsplit(":", 1)[1]
+        server, = [p for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] != "bwrap" and
+                   f"--ServerApp.port={port}" in (p.info["cmdline"] or []) and
+                   formgrader_view.__name__ not in p.info["cmdline"]]  # neither bwrap nor the launcher
+        second = subprocess.run([sys.executable, "-m", "autograder", "formgrader", "--out", str(out), "--port", "1"],
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2 and "formgrader runs on" in second.stderr and "already" in second.stderr
+        assert server.uids().real == server.uids().effective == formgrader_view.FORMGRADER_UID
+        assert server.gids().real == formgrader_view.FORMGRADER_UID and os.getuid() == 0
+        seen = Path(f"/proc/{server.pid}/root")
+        mounts = {line.split()[4]: line.split()[5].split(",") for line in
+                  Path(f"/proc/{server.pid}/mountinfo").read_text().splitlines()}
+        assert "ro" in mounts["/grading/nbgrader_config.py"] and "ro" in mounts["/grading/autograded"]
+        assert "rw" in mounts["/grading/gradebook.db"]
+        assert (seen / "grading" / "autograded").is_dir()
+        assert not (seen / str(ROOT / "solutions").lstrip("/")).exists()
+        assert not (seen / str(ROOT / "source").lstrip("/")).exists()
+        assert sorted(p.name for p in (seen / "root").iterdir()) in ([], [".pyenv"])  # only what Python needs
+
+
+def test_formgrader_as_root_refuses_a_sqlite_gradebook_outside_the_folder(tmp_path):
+    folder = tmp_path / "grading"
+    folder.mkdir()
+    (folder / grading_folder.CONFIG).write_text(
+        f"c = get_config()\nc.CourseDirectory.db_url = 'sqlite:///{tmp_path / 'elsewhere.db'}'\n")
+    with pytest.raises(formgrader.RootWithoutView, match="lies outside it"):
+        formgrader.command(folder)

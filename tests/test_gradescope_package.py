@@ -23,7 +23,7 @@ import pytest
 
 from autograder.isolation import memory
 from autograder.course import ASSIGNMENT, ROOT
-from autograder.gradescope_package import COURSE, build_package, differences
+from autograder.gradescope_package import COURSE, SETTINGS, Settings, build_package, differences
 from autograder.isolation import sandbox
 from autograder.isolation.containment import unreadable_for_kernels
 from autograder.testing.examples import EXAMPLES
@@ -75,6 +75,32 @@ def test_check_names_what_differs_in_a_zip_an_instructor_has(tmp_path):
     done = subprocess.run([sys.executable, "-m", "autograder", "gradescope-package", "--out", str(stale), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 1 and f"changed: {COURSE}/solutions/problem6.py" in done.stdout
+
+
+def _settings_seen(data: bytes, tmp_path: Path, environment: dict) -> list[str]:
+    """PS3_SERVER_TIMEOUT and PS3_VISIBILITY as run_autograder sees them after sourcing the zip's settings."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        (tmp_path / SETTINGS).write_bytes(archive.read(SETTINGS))
+    shown = subprocess.run(["bash", "-euc", f'. "{tmp_path / SETTINGS}"; echo "$PS3_SERVER_TIMEOUT $PS3_VISIBILITY"'],
+                           capture_output=True, text=True, check=True,
+                           env={"PATH": os.environ["PATH"], **environment})
+    return shown.stdout.split()
+
+
+def test_the_gradescope_timeout_and_visibility_are_options_of_the_package(tmp_path):
+    assert _settings_seen(build_package(), tmp_path, {}) == ["1200", "visible"]
+    longer = build_package(settings=Settings(server_timeout=2700, visibility="after_due_date"))
+    assert _settings_seen(longer, tmp_path, {}) == ["2700", "after_due_date"]
+    assert _settings_seen(longer, tmp_path, {"PS3_SERVER_TIMEOUT": "900"}) == ["900", "after_due_date"]
+    run_autograder = (ROOT / "scripts" / "gradescope" / "run_autograder").read_text()
+    assert '--server-timeout "$PS3_SERVER_TIMEOUT"' in run_autograder and f'/{SETTINGS}"' in run_autograder
+    out = tmp_path / "ps3-autograder.zip"
+    done = subprocess.run([sys.executable, "-m", "autograder", "gradescope-package", "--out", str(out),
+                           "--server-timeout", "200"], capture_output=True, text=True)
+    assert done.returncode == 2 and "leaves no time to grade" in done.stderr and not out.exists()
+    done = subprocess.run([sys.executable, "-m", "autograder", "gradescope-package", "--out", str(out),
+                           "--server-timeout", "2700", "--visibility", "after_due_date"], capture_output=True, text=True)
+    assert done.returncode == 0 and "timeout set to 2700 s" in done.stdout and out.read_bytes() == longer
 
 
 # --- the zip in a Gradescope-like root ------------------------------------------------------------------------

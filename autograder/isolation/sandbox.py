@@ -170,13 +170,8 @@ def bwrap_arguments(policy: Policy, cwd: str, staged_ro: list[tuple[str, str]], 
     """bwrap's options for ``policy`` (its folders staged as (path, staged path) pairs), in the order bwrap applies
     them (a later mount covers an earlier one)."""
     args = ["--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "ps3-kernel"]
-    for path in SYSTEM + SYSTEM_ETC:
-        if os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
-        elif os.path.exists(path):
-            args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev"]
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "ps3-kernel",
+            *system_arguments()]
     for device in sorted(d for pattern in DEVICES for d in glob.glob(pattern)):
         args += ["--dev-bind", device, device]
     for path in ("/tmp", "/var/tmp", "/dev/shm"):
@@ -199,6 +194,18 @@ def bwrap_arguments(policy: Policy, cwd: str, staged_ro: list[tuple[str, str]], 
     # (pid 1 in the namespace), take it for dead and exit. --die-with-parent already ends it with its parent.
     args += ["--unsetenv", "JPY_PARENT_PID"]
     return [*args, "--chdir", cwd]
+
+
+def system_arguments() -> list[str]:
+    """bwrap's options that show the system's programs and libraries read-only (SYSTEM, SYSTEM_ETC), a /proc of
+    the new PID namespace and a minimal /dev."""
+    args = []
+    for path in SYSTEM + SYSTEM_ETC:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return [*args, "--proc", "/proc", "--dev", "/dev"]
 
 
 def stage(paths: list[str]) -> list[tuple[str, str]]:

@@ -34,6 +34,9 @@ WORK = "work"  # scratch space of a run (unpacked uploads, course copies with th
 LOCK = ".grading.lock"  # held by the command writing the folder (flock: released when that process ends, however)
 PENDING = "gradebook-pending.json"  # student id -> the previous result, for results the gradebook has not got yet
 GRADEBOOK_ERRORS = (SQLAlchemyError, InvalidEntry, OSError)  # the database down, refusing, or its file unreachable
+# formgrader's group: started by root, formgrader runs as this id (isolation/formgrader_view.py), which no kernel
+# has (kernels run as 200000 + a pid, without groups). The folder's files are root's, readable by this group only.
+READER_GID = 199_999
 KINDS = ("submitted", "autograded")  # the folders of nbgrader's course layout that a result brings notebooks for
 _CONFIG_TEXT = '''"""This grading folder is an nbgrader course directory (written by `python -m autograder grade`):
 formgrader opens it with `python -m autograder formgrader --out <this folder>`. The gradebook below holds every
@@ -227,6 +230,9 @@ def _write(path: Path, text: str) -> None:
     """Whole or not at all: formgrader may be reading the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    if os.geteuid() == 0:  # a formgrader running now reads it too (mkstemp's 0600 is root's alone)
+        os.fchown(fd, -1, READER_GID)
+        os.fchmod(fd, 0o640)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
