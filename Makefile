@@ -30,7 +30,7 @@ system-tools:  ## bubblewrap (the sandbox), PostgreSQL's server (the cluster tes
 test: setup system-tools  ## every test but the acceptance tier (CI runs this)
 	$(PY) -m pytest -m "not acceptance" $(PYTEST_ARGS)
 
-test-fast: setup  ## the tests that start no kernel, server or training: about a minute, for developers
+test-fast: setup  ## the tests that start no kernel, server or training: 3-6 minutes on 2 cores, for developers
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 acceptance: setup sandbox  ## too long for CI: the whole cohort, the floor on 5 seeds, a student's validate (~1 h)

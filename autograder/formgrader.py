@@ -71,7 +71,9 @@ def command(out: Path, ip: str = "127.0.0.1", port: int = 8787, token: str | Non
     seen = Path(formgrader_view.VIEW) if viewed else out
     args = [sys.executable, "-m", "jupyter", "server", f"--ServerApp.root_dir={seen}", f"--ServerApp.ip={ip}",
             f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.open_browser=False",
-            f"--IdentityProvider.token={token}", f"--Exchange.root={seen / exchange.name}",
+            f"--IdentityProvider.token={token}",
+            # nbgrader checks on every page that its (unused) exchange is writable: in the view, the server's own /tmp
+            f"--Exchange.root={'/tmp' if viewed else exchange}",
             f"--config={seen / SERVER_CONFIG}",
             "--HTMLExporter.sanitize_html=True",  # the grading form's notebook, rendered with its HTML sanitized
             "--ServerApp.terminals_enabled=False"]  # TAs grade; they need no shell on the grading machine

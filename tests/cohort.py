@@ -355,6 +355,15 @@ NET_KERNEL_BY_SIZE = ok("build_cnn", '''
     return nn.Sequential(*layers)
 ''')
 
+NET_LAZY = ok("build_cnn", '''
+    # "Dive into Deep Learning" style: lazy layers find their input sizes on the first batch
+    return nn.Sequential(
+        nn.LazyConv2d(8, kernel_size=5, padding=2 if input_size == 24 else 0), nn.ReLU(), nn.MaxPool2d(2),
+        nn.LazyConv2d(16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.LazyLinear(10),
+    )
+''')
+
 NET_400 = wrong("build_cnn", '''
     import torch.nn.functional as F
 
@@ -553,6 +562,56 @@ AUG_SEQUENTIAL = ok("make_augmentation", '''
     # transforms are nn.Modules, so nn.Sequential works like Compose
     return nn.Sequential(transforms.RandomRotation(degrees=15), transforms.RandomCrop(24))
 ''')
+
+# Per-image styles the lab cannot batch (applied image by image: slower, and as right).
+AUG_PIL = ok("make_augmentation", '''
+    # the classic torchvision pipeline works on PIL images: convert, augment, convert back
+    return transforms.Compose([
+        transforms.ToPILImage(),
+        transforms.RandomRotation(15),
+        transforms.RandomCrop(24),
+        transforms.ToTensor(),
+    ])
+''')
+
+AUG_V2_PIPELINE = ok("make_augmentation", '''
+    from torchvision.transforms import v2
+
+    return v2.Compose([
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.RandomRotation(20),
+        v2.RandomCrop(24),
+    ])
+''')
+
+AUG_AFFINE_CLASS = ok("make_augmentation", '''
+    import math
+
+    import torch.nn.functional as F
+
+    class RotateAndCrop:
+        """Rotate about the centre with affine_grid/grid_sample, then cut a random 24x24 window."""
+
+        def __init__(self, degrees=15.0, size=24):
+            self.degrees, self.size = degrees, size
+
+        def __call__(self, image):
+            angle = math.radians(float(torch.empty(1).uniform_(-self.degrees, self.degrees)))
+            theta = torch.tensor([[math.cos(angle), -math.sin(angle), 0.0],
+                                  [math.sin(angle), math.cos(angle), 0.0]])
+            grid = F.affine_grid(theta[None], [1, *image.shape], align_corners=False)
+            rotated = F.grid_sample(image[None], grid, mode="nearest", align_corners=False)[0]
+            top, left = torch.randint(0, image.shape[-1] - self.size + 1, (2,)).tolist()
+            return rotated[:, top:top + self.size, left:left + self.size]
+
+    return RotateAndCrop()
+''')
+
+AUG_PADDED_CROP = wrong("make_augmentation", '''
+    # pad first so that the crop can move the whole digit
+    return transforms.Compose([transforms.RandomRotation(15), transforms.RandomCrop(24, padding=2)])
+''', "RandomCrop(24, padding=2): a padded crop is not a crop of the image (rule 2)", "neither a 24x24 crop")
 
 AUG_CROP_ONLY = wrong("make_augmentation", '''
     return transforms.RandomCrop(24)
@@ -1018,6 +1077,16 @@ STUDENTS = [
       *P5(NET_KERNEL_BY_SIZE, EP_NUMPY, AUG_V2_30), *P6_PYTHON, DPOOL_WRITTEN, GRAD_OWN_SYMBOLS, STABLE_NUMPY,
       ACT_FUNCTIONAL, *WRITTEN_ALL),
 
+    S("Finn Baumann", 483060, "lazy layers (nn.LazyConv2d, nn.LazyLinear) as in Dive into Deep Learning",
+      *P5(NET_LAZY, EP_MODULO, AUG_V1), *P6_PYTHON, *P7_HEAVISIDE, *WRITTEN_ALL),
+    S("Selin Arslan", 483063, "augmentation through PIL: ToPILImage, rotation, crop, ToTensor (image by image)",
+      *P5(NET_CLASS_VIEW, EP_DIVMOD, AUG_PIL), *P6_PYTHON, GRAD_PIECEWISE, STABLE_NUMPY, ACT_CLAMP, *WRITTEN_ALL),
+    S("Marco Bianchi", 483066, "v2 pipeline with ToImage and ToDtype before rotation and crop (image by image)",
+      *P5(NET_TANH, EP_IS_INTEGER, AUG_V2_PIPELINE), *P6_SYMPY_SUMS, *P7_HEAVISIDE, *WRITTEN_SHORT),
+    S("Johanna Roth", 483069, "own class with __call__: affine_grid + grid_sample rotation, slicing crop",
+      *P5(NET_RESHAPE, EP_FRACTION, AUG_AFFINE_CLASS), *P6_PYTHON, GRAD_MAX_DIFF, STABLE_LOG, ACT_WHERE,
+      *WRITTEN_ALL),
+
     # Network mistakes: cost part (a) only.
     S("Felix Weber", 482957, "'same' padding in conv1: 400 values after the second pooling at 28x28",
       *P5(NET_400, EP_MODULO, AUG_V1), *P6_PYTHON, *P7_HEAVISIDE, *WRITTEN_ALL),
@@ -1052,6 +1121,8 @@ STUDENTS = [
       *P5(NET_TANH, EP_DIVMOD, AUG_RESIZE), *P6_SYMPY_SUMS, GRAD_PIECEWISE, STABLE_NUMPY, ACT_CLAMP, *WRITTEN_ALL),
     S("Julia Krüger", 483005, "ToTensor() first in the Compose (the images are already tensors)",
       *P5(NET_CLASS_VIEW, EP_IS_INTEGER, AUG_TOTENSOR), *P6_PYTHON, *P7_HEAVISIDE, *WRITTEN_SHORT),
+    S("Erik Lindqvist", 483072, "RandomCrop(24, padding=2): a padded crop moves the digit beyond any crop",
+      *P5(NET_LEAKY, EP_MODULO, AUG_PADDED_CROP), *P6_PYTHON, *P7_HEAVISIDE, *WRITTEN_ALL),
 
     # Problem 6 and 7 mistakes.
     S("David Wolf", 483008, "forgot sigma'(z1) in delta_conv",
@@ -1159,6 +1230,7 @@ PROBLEM5_SAMPLE = {
     482957: "400 values after the second pooling: 5a only",
     482971: "build_cnn left as NotImplementedError, the rest done",
     482983: "epochs_for as a table, CenterCrop: 5b and 5c",
+    483060: "lazy layers: weights exist only after a first batch",
 }
 
 

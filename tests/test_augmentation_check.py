@@ -55,6 +55,7 @@ def test_faithful_augmentations_pass(name, tmp_path, monkeypatch):
 
 
 REJECTED = {
+    "padded-crop": (lambda: v1.Compose([v1.RandomRotation(15), v1.RandomCrop(24, padding=2)]), "neither a 24x24 crop"),
     "crop-only": (lambda: v1.RandomCrop(24), "rotated"),
     "center-crop": (lambda: v1.CenterCrop(24), "differently"),
     "rotation-only": (lambda: v1.RandomRotation(15), "24x24"),
@@ -184,3 +185,15 @@ def test_the_visible_tests_fail_like_the_grader(name, tmp_path, monkeypatch):
     with pytest.raises(AssertionError) as grader:
         check.check_augmentation(recorded(make_augmentation, tmp_path, monkeypatch), SEED)
     assert visible_failure(make_augmentation) == str(grader.value)
+
+
+@pytest.mark.parametrize("name", ["padded-crop"])
+def test_rule_2_fails_in_the_visible_tests_with_the_graders_message(name, tmp_path, monkeypatch):
+    """Rule 2 (a crop of a rotation) on two test digits in the notebook: the grader's sentence; only the distance
+    it quotes is the visible test's own (other images)."""
+    make_augmentation = REJECTED[name][0]
+    with pytest.raises(AssertionError) as grader:
+        check.check_augmentation(recorded(make_augmentation, tmp_path, monkeypatch), SEED)
+    visible = visible_failure(make_augmentation)
+    sentence = str(grader.value).split(" (closest match")[0]
+    assert sentence.startswith("an augmented image is neither") and visible.startswith(sentence + " (closest match")

@@ -29,6 +29,28 @@ def test_the_limits_reach_the_step_as_nbgrader_arguments():
     assert (step.timeout, step.deadline) == (7, 1767225600.25)
 
 
+def test_a_long_cell_gets_its_own_limit_as_an_nbgrader_argument():
+    app = AutogradeApp()
+    app.parse_command_line(execute.arguments(7, 0.0, long_cells={"p5c_tests": 14}))
+    assert ResilientExecute(config=app.config).long_cells == {"p5c_tests": 14}
+
+
+@pytest.mark.slow
+def test_only_the_long_cell_may_run_past_the_cell_limit(tmp_path):
+    """A cell limit of 2 s: the same 3-second cell passes where its grade id has a limit of 6 s of its own, and is
+    stopped (as any cell) where it has none; the deadline still bounds both."""
+    def cell(grade_id):
+        return nbformat.v4.new_code_cell("import time; time.sleep(3)",
+                                         metadata={"nbgrader": {"grade_id": grade_id, "grade": True}})
+    notebook = nbformat.v4.new_notebook(cells=[cell("p5c_tests"), cell("p5b_tests")])
+    step = ResilientExecute(timeout=2, long_cells={"p5c_tests": 6}, deadline=time.time() + 60)
+    executed, _ = step.preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
+    long, ordinary = executed.cells
+    assert not [o for o in long.outputs if o.output_type == "error"]
+    stopped = [o for o in ordinary.outputs if o.output_type == "error"]  # interrupted at 2 s (or ended)
+    assert "CellTimeoutError" in {o.ename for o in stopped}, stopped
+
+
 def test_without_arguments_the_course_configuration_decides():
     step = ResilientExecute()
     assert step.deadline == 0.0 and step.output_limit == execute.CELL_OUTPUT_LIMIT

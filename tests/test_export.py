@@ -87,13 +87,17 @@ def test_export_fills_the_downloaded_german_worksheet_with_final_grades_only(fol
     assert "1 of 3 students have a final grade." in summary
     assert "written answers still to grade in formgrader (1): 1002" in summary
     assert "grading failed or unfinished (1): 1003" in summary
+    assert "feedback/moodle-feedback-files.zip: the feedback pages of 1 student (Moodle" in summary
+    assert "--partial" not in summary
     grades = rows(folder / "grades.csv")
     assert [(grades[s]["total"], grades[s]["final"]) for s in ("1001", "1002", "1003")] == \
         [("16", "yes"), ("15", "no"), ("0", "no")]
 
 
 def test_partial_grades_only_when_asked(folder):
-    export(folder, worksheet=folder.parent / "download.csv", partial=True)
+    done = export(folder, worksheet=folder.parent / "download.csv", partial=True)
+    assert "--partial: the points so far were written for 2 students without a final grade" in done.summary()
+    assert "the feedback pages of 3 students" in done.summary()
     sheet = rows(folder / "moodle_grading_worksheet.csv")
     assert [sheet[f"Teilnehmer/in{s}"]["Bewertung"] for s in (1001, 1002, 1003)] == ["16,00", "15,00", "0,00"]
 

@@ -152,7 +152,7 @@ def test_sanitize_all_writes_only_valid_notebooks_each_on_its_own(tmp_path, monk
             result.notebook.cells.append(INVALID_EXTRAS["unknown type"])
         return result
     monkeypatch.setattr(sanitize, "repair", repair_that_misses_something)
-    repaired, notes, tampered = sanitize_all(submitted, release_dir(), tmp_path / "out")
+    repaired, notes, tampered, _ = sanitize_all(submitted, release_dir(), tmp_path / "out")
     assert notes == [f"problem6: cell 2 of the notebook handed in is {INVALID}; it was left out",
                      f"problem7: cell 2 of the notebook handed in is {INVALID}; it was left out",
                      "problem7: could not be repaired into a valid notebook; the release's notebook was graded in its "
@@ -162,3 +162,31 @@ def test_sanitize_all_writes_only_valid_notebooks_each_on_its_own(tmp_path, monk
     six = nbformat.read(repaired["problem6"], as_version=4)
     nbformat.validate(six)
     assert "delta_output" in "".join(c.source for c in six.cells) and not tampered
+
+
+def test_a_failure_of_the_starter_code_put_back_says_so_and_a_pass_says_nothing():
+    """A re-typed notebook (no cell carries nbgrader's metadata): the grader put the starter code back, so a test's
+    failure is the starter's NotImplementedError, and its message must say that, not blame the student's code."""
+    from autograder.judge.verdicts import CellVerdict
+    from autograder.submission.score import STARTER_GRADED, score
+    from autograder.submission.scratch import CellGrade
+
+    grades = [CellGrade("problem6", "p6_backward_tests", 1.0, 1.0, False),
+              CellGrade("problem7", "p7_stability_tests", 1.0, 1.0, False)]
+    failed = CellVerdict(False, "conv_net_backward failed on a 6x6 input: NotImplementedError", mistake="raised",
+                         scrubbed="conv_net_backward failed on a 6x6 input: …")
+    verdicts = {"p6_backward_tests": failed, "p7_stability_tests": CellVerdict(True)}
+    cells, _ = score(grades, verdicts, {}, restored={"conv_net_backward", "gradient_is_stable"})
+    prefix = STARTER_GRADED.format("conv_net_backward")
+    assert cells[0].message == prefix + failed.message and cells[0].scrubbed.startswith(prefix)
+    assert "typed into a new notebook" in cells[0].message and cells[1].message == ""
+    cells, _ = score(grades, verdicts, {})
+    assert cells[0].message == failed.message
+
+
+def test_the_answers_put_back_are_named(release):
+    student = nbformat.v4.new_notebook()
+    student.cells = [nbformat.v4.new_code_cell(c.source) for c in release.cells if c.cell_type == "code"]
+    result = repair(student, release, "problem7")  # re-typed: the same code, no nbgrader metadata
+    answers = {grade_id(c) for c in release.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    assert result.restored == answers and answers

@@ -38,6 +38,40 @@ def test_the_zip_holds_exactly_the_release_and_no_answer():
             assert secret not in text, (name, secret)
 
 
+# Import names whose package is named otherwise, or comes with another requirement (pillow with torchvision,
+# IPython and the widgets with jupyterlab).
+PROVIDED_BY = {"PIL": "torchvision", "IPython": "jupyterlab", "ipywidgets": "jupyterlab"}
+
+
+def test_every_package_the_bundle_imports_is_in_its_requirements():
+    """A student installs requirements.txt only (their README says so): every third-party module the lab and the
+    notebooks import must be in it (tqdm was not, and every training imports it)."""
+    import ast
+    import re
+
+    with zipfile.ZipFile(bundle_path()) as archive:
+        sources = {name: archive.read(name).decode() for name in archive.namelist() if name.endswith(".py")}
+        for name in archive.namelist():
+            if name.endswith(".ipynb"):
+                notebook = nbformat.reads(archive.read(name).decode(), as_version=4)
+                sources[name] = "\n".join(c.source for c in notebook.cells if c.cell_type == "code"
+                                          and not c.source.lstrip().startswith(("%", "!")))
+        requirements = archive.read(f"{ASSIGNMENT}/requirements.txt").decode()
+    required = {re.split(r"[<>=\s\[]", line.strip())[0].lower() for line in requirements.splitlines()
+                if line.strip() and not line.startswith("#")}
+    imported = set()
+    for name, text in sources.items():
+        for node in ast.walk(ast.parse(text, name)):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "mnist_lab"}
+    missing = {name for name in third_party if PROVIDED_BY.get(name, name).lower() not in required}
+    assert not missing, f"imported by the bundle but not in its requirements.txt: {sorted(missing)}"
+    assert "tqdm" in third_party
+
+
 def test_the_zips_files_are_as_old_as_the_release():
     """JupyterLab shows each file's age: the release's date, not a placeholder years back ("6y ago")."""
     with zipfile.ZipFile(bundle_path()) as archive:

@@ -146,3 +146,29 @@ def test_cuda_graph_training_is_seeded_and_as_good_as_eager():
 def test_device_auto_picks_cuda():
     result = train_model(seeded_model(), 2560, 1, None, TrainConfig(progress=False))
     assert result.device.startswith("cuda")
+
+
+def test_lazy_layers_get_their_weights_before_anything_reads_them_from_the_seeded_stream():
+    """nn.LazyConv2d / nn.LazyLinear ("Dive into Deep Learning"): materialize draws their weights with one forward
+    pass, from the seeded random stream; the run's key can then hash them, and the same seed gives the same
+    weights. A network without lazy layers is left alone (no random draw)."""
+    from torch.nn.parameter import is_lazy
+
+    from mnist_lab.experiment import _run_key
+    from mnist_lab.train import TrainConfig, materialize
+
+    def lazy_net():
+        return torch.nn.Sequential(torch.nn.LazyConv2d(4, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                   torch.nn.LazyConv2d(16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                   torch.nn.Flatten(), torch.nn.LazyLinear(10))
+
+    keys = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        model = materialize(lazy_net(), 28)
+        assert not any(is_lazy(p) for p in model.parameters()) and model.training
+        keys.append(_run_key(model, None, 10000, 6, 0, TrainConfig(), "cpu"))
+    assert keys[0] == keys[1]
+    eager = torch.nn.Linear(2, 2)
+    state = torch.get_rng_state()
+    assert materialize(eager, 28) is eager and torch.equal(torch.get_rng_state(), state)

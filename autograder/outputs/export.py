@@ -13,7 +13,7 @@ from pathlib import Path
 from ..results import UNFINISHED, ResultStore, SubmissionResult
 from ..text import printable
 from . import class_report, grading_folder, gradebook, reports
-from .moodle import WorksheetError, WorksheetReport, same_file
+from .moodle import WorksheetError, WorksheetReport, is_participant, same_file
 
 # The worksheet as downloaded from Moodle, kept in the grading folder by the first export given one.
 DOWNLOADED = "moodle_worksheet_downloaded.csv"
@@ -24,6 +24,7 @@ class Export:
     results: list[SubmissionResult]
     worksheet: WorksheetReport
     class_report: Path | None = None  # None: it could not be written (the other reports are; see stderr)
+    partial: bool = False  # --partial: the points so far written for students without a final grade
 
     def students(self, which) -> list[str]:
         return [r.student_id for r in self.results if which(r)]
@@ -41,6 +42,15 @@ class Export:
             lines.append(f"grading failed or unfinished ({len(failed)}): {', '.join(failed)}")
         if flagged:
             lines.append(f"flagged for review ({len(flagged)}): {', '.join(flagged)}")
+        if self.partial:
+            unfinal = self.students(lambda r: not r.final and r.status != UNFINISHED)
+            lines.append(f"--partial: the points so far were written for {_students(len(unfinal))} without a final "
+                         "grade (pending written answers count 0)")
+        pages = self.students(lambda r: is_participant(r.student_id)
+                              and (r.final or (self.partial and r.status != UNFINISHED)))
+        lines.append(f"feedback/{reports.FEEDBACK_ZIP}: " + (
+            f"the feedback pages of {_students(len(pages))} (Moodle: \"Upload multiple feedback files in a zip\")"
+            if pages else "empty, no student has a final grade yet: nothing to upload"))
         blank = _ids(self.worksheet.blank)
         if blank:
             lines.append(f"left blank in the Moodle worksheet (Moodle keeps what it had): {', '.join(blank)}")
@@ -49,6 +59,10 @@ class Export:
             lines.append("not in the downloaded worksheet (not written): "
                          + ", ".join(_ids(self.worksheet.not_in_worksheet)))
         return printable("\n".join(lines))  # the worksheet's warnings quote ids and cells too
+
+
+def _students(count: int) -> str:
+    return f"{count} student" + ("" if count == 1 else "s")
 
 
 def _ids(student_ids: list[str]) -> list[str]:
@@ -80,7 +94,7 @@ def export(out: Path, results: list[SubmissionResult] | None = None, worksheet: 
     kept = out / DOWNLOADED
     template = Path(worksheet) if worksheet is not None else (kept if kept.exists() else None)
     try:
-        done = Export(final, reports.write_all(out, final, template, partial))
+        done = Export(final, reports.write_all(out, final, template, partial), partial=partial)
     except WorksheetError as exc:
         filled = out / reports.WORKSHEET
         if filled.exists() and not (template is not None and same_file(template, filled)):

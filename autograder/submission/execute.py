@@ -41,7 +41,7 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer, List, Unicode, default
+from traitlets import Dict, Float, Integer, List, Unicode, default
 
 from ..course import NOTEBOOKS
 from ..ingest import MAX_NOTEBOOK_BYTES
@@ -91,6 +91,8 @@ def _failure(reason: str) -> NotebookNode:
 
 
 class ResilientExecute(Execute):
+    long_cells = Dict(value_trait=Integer(), help="Grade ids of cells with limits of their own (seconds), instead "
+                                                  "of timeout.").tag(config=True)
     deadline = Float(0.0, help="Seconds since the epoch by which every notebook of the submission must be done "
                                "(shared by all its notebooks); 0 for none.").tag(config=True)
     output_limit = Integer(CELL_OUTPUT_LIMIT, help="Bytes of output kept per cell.").tag(config=True)
@@ -175,12 +177,15 @@ class ResilientExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
+        grade_id = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("grade_id")
+        limit = self.long_cells.get(grade_id, self._cell_timeout)  # the grade id is the release's (sanitize.py)
+        self.timeout = limit
         if self._stopped is None and self.deadline:
             remaining = self.deadline - time.time()
             if remaining <= 0:
                 self._stopped = OUT_OF_TIME
             else:
-                self.timeout = max(1, int(min(self._cell_timeout or remaining, remaining)))
+                self.timeout = max(1, int(min(limit or remaining, remaining)))
         if self._stopped is not None:
             cell.outputs = [_failure(self._stopped)]
             return cell, resources
@@ -363,10 +368,11 @@ def _json_within_limits(content) -> bool:
     return True
 
 
-def arguments(cell_timeout: int, deadline: float, kernel_uid: int = 0, kernel_folders=(), kernel_workdir=""
-              ) -> list[str]:
+def arguments(cell_timeout: int, deadline: float, kernel_uid: int = 0, kernel_folders=(), kernel_workdir="",
+              long_cells: dict[str, int] | None = None) -> list[str]:
     """nbgrader's command-line options that set this step's limits (and, for contained kernels, what it takes
     back after each)."""
     return [f"--ResilientExecute.timeout={cell_timeout}", f"--ResilientExecute.deadline={deadline!r}",
+            *(f"--ResilientExecute.long_cells={grade_id}={seconds}" for grade_id, seconds in (long_cells or {}).items()),
             f"--ResilientExecute.kernel_uid={kernel_uid}", f"--ResilientExecute.kernel_workdir={kernel_workdir}",
             *(f"--ResilientExecute.kernel_folders={folder}" for folder in kernel_folders)]

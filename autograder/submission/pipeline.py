@@ -52,7 +52,7 @@ def grade(request: GradingRequest) -> GradedCells:
         course = ScratchCourse.copy_of(Path(request.course), scratch)
     with stages("sanitize"):
         notebooks = {name: Path(path) for name, path in request.notebooks.items()}
-        repaired, notes, tampered = sanitize_all(notebooks, release_dir(course.path), scratch.parent / "sanitized")
+        repaired, notes, tampered, restored = sanitize_all(notebooks, release_dir(course.path), scratch.parent / "sanitized")
         course.submit(request.student, repaired)
 
     with stages("contain"):
@@ -87,7 +87,7 @@ def grade(request: GradingRequest) -> GradedCells:
 
         verdicts = judge_all(handin, request.seed)
     with stages("score, formgrader copies"):
-        cells, review = score(course.grades(request.student), verdicts, kernel)
+        cells, review = score(course.grades(request.student), verdicts, kernel, restored)
         set_answer_digests(cells, repaired)
         kept = for_formgrader(repaired, workdir, cells, notes, uploads=notebooks)
     return GradedCells(cells, notes, ([TAMPERED] if tampered else []) + review,
@@ -106,10 +106,10 @@ def _import_the_judge() -> None:
 
 def _kernel_settings(request: GradingRequest, workdir: Path, containment, jupyter: Path) -> tuple[list, dict]:
     """nbgrader's arguments and the environment its kernels start with."""
-    args = execute.arguments(request.cell_timeout, request.deadline)
+    args = execute.arguments(request.cell_timeout, request.deadline, long_cells=request.long_cells)
     if containment is not None:  # what a kernel left is ended, and its folders taken back, before nbgrader writes
         args = execute.arguments(request.cell_timeout, request.deadline, containment.uid, containment.writable,
-                                 str(workdir))
+                                 str(workdir), long_cells=request.long_cells)
     # Of the grader's own environment the kernels see only what they need (sandbox.KERNEL_ENVIRONMENT): a secret of
     # the grader's must never reach code that could quote it in an answer.
     env = {**sandbox.kernel_environment(tool_environment()), HANDIN_DIR_ENV: str(workdir / ".handin"),

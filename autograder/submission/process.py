@@ -122,7 +122,7 @@ def _supervise(submission, course, scratch, runtime, limits, threads, hide, supe
         notebooks={name: str(path) for name, path in submission.notebooks.items()},
         seed=int(submission.digest[:8] or "0", 16), device=device, threads=threads,
         cell_timeout=limits.cell_seconds(device), deadline=time.time() + time_limit, sandbox=limits.sandbox,
-        namespaces=limits.namespaces, requested=time.time(),
+        namespaces=limits.namespaces, requested=time.time(), long_cells=limits.long_cell_seconds(device),
         hide=[str(scratch.parent.parent), *map(str, hide)]).write(scratch / "request.json")  # + the batch folder
     log = scratch / "grading.log"
     # Its own session: a Ctrl-C in the grader's terminal reaches the batch, which stops it (Supervisor).

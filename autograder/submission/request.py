@@ -44,6 +44,7 @@ class GradingRequest:
     namespaces: bool  # with namespaces where the machine allows them (False: as a user id of their own only)
     hide: list[str] = field(default_factory=list)  # more folders the kernels must not see (output, submissions)
     requested: float = 0.0  # seconds since the epoch when the supervisor started the grading process
+    long_cells: dict[str, int] = field(default_factory=dict)  # grade id -> seconds, for cells with limits of their own
 
     def write(self, path: Path) -> Path:
         Path(path).write_text(json.dumps(asdict(self)))

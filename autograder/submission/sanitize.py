@@ -36,6 +36,7 @@ class Repair:
     notebook: NotebookNode
     notes: list[str] = field(default_factory=list)  # what was repaired, for the student and the instructor
     tampered: bool = False  # a test or locked cell was changed, deleted or duplicated
+    restored: set = field(default_factory=set)  # answer cells graded as handed out (the student's was not found)
 
 
 def _nbgrader(cell) -> dict:
@@ -143,6 +144,7 @@ def _answer(result: Repair, released: NotebookNode, index: int, mine, release: N
     starter = _clean(released, released.get("id") or f"cell-{index}")
     if mine is None:
         result.notes.append(f"{name}: answer cell {grade_id!r} is missing; the starter version was put back")
+        result.restored.add(grade_id)
         return starter
     answer = _clean(mine, starter["id"])
     if answer.get("cell_type") != starter.cell_type:
@@ -152,6 +154,7 @@ def _answer(result: Repair, released: NotebookNode, index: int, mine, release: N
     answer["metadata"] = copy.deepcopy(released.get("metadata", {}))
     if not _valid(answer, release):
         result.notes.append(f"{name}: answer cell {grade_id!r} is {INVALID}; the starter version was put back")
+        result.restored.add(grade_id)
         return starter
     return answer
 
@@ -204,11 +207,13 @@ def _retype(cell, cell_type: str) -> NotebookNode:
     return new
 
 
-def sanitize_all(notebooks: dict[str, Path], release: Path, folder: Path) -> tuple[dict[str, Path], list[str], bool]:
+def sanitize_all(notebooks: dict[str, Path], release: Path, folder: Path
+                 ) -> tuple[dict[str, Path], list[str], bool, set[str]]:
     """Repair each of a student's notebooks against the release folder ``release``: the repaired files (written
-    into ``folder``), every note, and whether any test or locked cell was tampered with."""
+    into ``folder``), every note, whether any test or locked cell was tampered with, and the answer cells graded
+    as handed out (the student's own was not found or not usable)."""
     folder.mkdir(parents=True, exist_ok=True)
-    repaired, notes, tampered = {}, [], False
+    repaired, notes, tampered, restored = {}, [], False, set()
     for name, path in notebooks.items():
         released = nbformat.read(release / f"{name}.ipynb", as_version=4)
         result = _valid_as_a_whole(repair(nbformat.read(path, as_version=4), released, name), released, name)
@@ -216,7 +221,8 @@ def sanitize_all(notebooks: dict[str, Path], release: Path, folder: Path) -> tup
         nbformat.write(result.notebook, repaired[name])
         notes += result.notes
         tampered |= result.tampered
-    return repaired, notes, tampered
+        restored |= result.restored
+    return repaired, notes, tampered, restored
 
 
 def _valid_as_a_whole(result: Repair, release: NotebookNode, name: str) -> Repair:
@@ -226,4 +232,5 @@ def _valid_as_a_whole(result: Repair, release: NotebookNode, name: str) -> Repai
         return result
     notes = [*result.notes, f"{name}: could not be repaired into a valid notebook; the release's notebook was graded "
                             "in its place, and its cells score 0"]
-    return Repair(copy.deepcopy(release), notes, result.tampered)
+    answers = {_grade_id(c) for c in release.cells if _grade_id(c) and _is_answer(c)}
+    return Repair(copy.deepcopy(release), notes, result.tampered, answers)

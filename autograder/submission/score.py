@@ -74,6 +74,11 @@ def _grade_id(cell) -> str | None:
     return grade_id if isinstance(grade_id, str) else None
 
 
+# Before the message of a test whose answer cell was graded as handed out: the failure is the starter code's.
+STARTER_GRADED = ("your answer cell {!r} was not found in the notebook handed in (no cell carries its nbgrader "
+                  "metadata: was the work typed into a new notebook?), so the handed-out starter code was graded: ")
+
+
 def not_graded(message: str) -> str:
     """The grader's reason (without its error name) where a kernel outcome says its notebook was not graded, else
     ""."""
@@ -85,10 +90,11 @@ def is_stop(message: str) -> bool:
     return message.startswith(STOP_REASONS)
 
 
-def score(grades: list[CellGrade], verdicts: dict[str, CellVerdict], kernel: dict[str, str]
-          ) -> tuple[list[CellResult], list[str]]:
+def score(grades: list[CellGrade], verdicts: dict[str, CellVerdict], kernel: dict[str, str],
+          restored: set[str] = frozenset()) -> tuple[list[CellResult], list[str]]:
     """Each cell's result from nbgrader's grade, the verdict and the kernel's error (``kernel``: grade id ->
-    'ErrorName: message'); and the reasons for review."""
+    'ErrorName: message'); and the reasons for review. ``restored``: the answer cells graded as handed out (the
+    student's own was not found): a failure there is the starter code's, and its message says so."""
     cells, review = [], []
     for grade in grades:
         if grade.needs_manual_grade:
@@ -120,6 +126,9 @@ def score(grades: list[CellGrade], verdicts: dict[str, CellVerdict], kernel: dic
         if kernel_passed != verdict.passed and (verdict.passed or decisive or not verdict.recorded):
             review.append(f"{grade.grade_id}: the test {'passed' if kernel_passed else 'failed'} inside the kernel "
                           f"but the grader's own check {'passed' if verdict.passed else 'failed'}")
+        answer = BY_ID[grade.grade_id].answer if grade.grade_id in BY_ID else ""
+        if not verdict.passed and answer in restored:
+            message, scrubbed = STARTER_GRADED.format(answer) + message, STARTER_GRADED.format(answer) + scrubbed
         cells.append(CellResult(grade.notebook, grade.grade_id, points, grade.max_score, message, grade.score,
                                 mistake=mistake, scrubbed=scrubbed, runs=verdict.runs))
     return cells, review

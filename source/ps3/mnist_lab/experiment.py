@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from .train import TrainConfig, resolve_device, train_model
+from .train import TrainConfig, materialize, resolve_device, train_model
 
 BUDGETS = (10000, 20000, 30000)
 REFERENCE_EPOCHS = {10000: 6, 20000: 3, 30000: 2}
@@ -71,7 +71,7 @@ def run_budget_experiment(build_cnn, epochs_for=None, make_augmentation=None, bu
                 augmentation = make_augmentation() if condition == "augmented" else None
                 input_size = _input_size(augmentation)
                 torch.manual_seed(seed)  # the initial weights are part of the seeded run
-                model = build_cnn(input_size)
+                model = materialize(build_cnn(input_size), input_size)  # lazy layers: weights before the key
                 key = _run_key(model, augmentation, n, epochs, seed, config, device)
                 if not use_cache or key not in _RUN_CACHE:
                     result = train_model(model, n, epochs, augmentation, config, seed=seed, device=str(device))

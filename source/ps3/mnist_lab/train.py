@@ -197,6 +197,23 @@ def choose_speedups(model: nn.Module, sample: torch.Tensor, device: torch.device
         model.train(was_training)
 
 
+def materialize(model: nn.Module, input_size: int) -> nn.Module:
+    """Give lazy modules (``nn.LazyConv2d``, ``nn.LazyLinear``: the style of "Dive into Deep Learning") their
+    weights with one forward pass of zeros in eval mode, before anything reads the parameters (a run's key, the
+    optimizer, a copy of the initial weights). The weights are drawn then, from the seeded random stream, as an
+    eager module draws them when built. A network without lazy modules is left as it is (no random draw)."""
+    from torch.nn.parameter import is_lazy
+
+    lazy = [t for t in [*model.parameters(), *model.buffers()] if is_lazy(t)]
+    if not lazy:
+        return model
+    was_training = model.training
+    with torch.no_grad():
+        model.eval()(torch.zeros(2, 1, input_size, input_size, device=lazy[0].device))
+    model.train(was_training)
+    return model
+
+
 @lru_cache(maxsize=None)
 def fused_adam_on_cpu() -> bool:
     """Whether this torch has Adam's fused CPU kernel (one kernel instead of a dozen per-tensor ops per step);
@@ -332,6 +349,7 @@ def train_model(model: nn.Module, n_examples: int, epochs: int, augmentation=Non
     if augmentation is not None:
         input_size = augmentation(data.train_x[:2]).shape[-1]
 
+    materialize(model, input_size)  # lazy modules draw their weights here, from the caller's random stream
     torch.manual_seed(config.seed)  # weights were drawn by the caller; this seeds shuffling and augmentation
     subset = subset_indices(n_examples, config.seed).to(device)
     steps_per_epoch = n_examples // config.batch_size
