@@ -8,6 +8,8 @@
                worksheet (--worksheet: fill the one downloaded from Moodle), Gradescope results, feedback pages
   report       the class report of a grading folder (also written by grade and export): scores, the class's most
                frequent mistakes per cell, problem 5's experiment pooled over the class (--names: who is who)
+  similarity   code similarity across the class, for the instructor (no grade changes): answer code without the
+               starter code, pairs ranked per problem, equal problem-5 accuracies (<out>/similarity/; --names)
   gradescope   grade one submission, Gradescope-style: a submission folder in, results.json out
   gradescope-package
                the autograder zip an instructor uploads to Gradescope (gradescope/ps3-autograder.zip); --check
@@ -42,12 +44,12 @@ from .ingest import DownloadError
 from .isolation.preflight import PreflightError
 from .options import BatchOptions, Limits, available_cores, default_workers
 from .outputs.class_report import write_report
-from .outputs import grading_folder
+from .outputs import class_report, grading_folder, similarity
 from .outputs.export import export
 from .outputs.grading_folder import FolderBusy, GradebookUnavailable
 from .outputs.moodle import WorksheetError
 from .outputs.reports import GRADESCOPE_VISIBILITY, WORKSHEET, shown_name, summary_table
-from .results import UNFINISHED
+from .results import UNFINISHED, ResultStore
 from .text import printable
 from .testing import examples
 
@@ -122,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder")
     rep.add_argument("--names", action="store_true",
                      help="show who made each mistake and whose runs are whose (default: no names)")
+    sim = sub.add_parser("similarity", help="code similarity across a grading folder's submissions (instructor only): "
+                                            "<out>/similarity/similarity.html and similarity.csv")
+    sim.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder")
+    sim.add_argument("--names", action="store_true", help="show student ids (default: the class report's numbers)")
+    sim.add_argument("--top", type=int, default=10, help="pairs printed (default: 10)")
     one = sub.add_parser("gradescope", help="grade one submission folder, write Gradescope's results.json")
     one.add_argument("--submission", type=Path, default=Path("/autograder/submission"))
     one.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"))
@@ -222,6 +229,22 @@ def run_report(args) -> int:
     return 0
 
 
+def run_similarity(args) -> int:
+    submissions = similarity.read_folder(args.out)
+    if not submissions:
+        print(f"error: {args.out} has no submitted notebooks (submitted/<student>/{ASSIGNMENT}/): grade into it first "
+              f"with `python -m autograder grade SUBMISSIONS --out {args.out}`", file=sys.stderr)
+        return 2
+    # problem 5's runs as the grader measured them (the saved results; no gradebook needed)
+    results = ResultStore(args.out / "results").load_all() if (args.out / "results").is_dir() else []
+    sim = similarity.compare(submissions, results)
+    shown = class_report.labels(results, args.names, sim.students)
+    path = similarity.write(args.out / similarity.FOLDER, sim, shown)
+    print("\n".join(similarity.top_lines(sim, shown, args.top)) or "no two students share answer code")
+    print(f"code similarity of {len(sim.students)} students: {path} (pairs: {path.with_name(similarity.PAIRS_CSV)})")
+    return 0
+
+
 def run_gradescope(args) -> int:
     try:
         limits = _limits(args)
@@ -295,13 +318,24 @@ def run_examples(args) -> int:
 
 def _print_reports(results, out: Path) -> None:
     print(summary_table(results))
+    me = this_command()
     print(f"\nreports in {out}/: grades.csv, {WORKSHEET}, feedback/, gradescope/, class-report/; written answers are "
-          f"graded in formgrader (python -m autograder formgrader --out {out}), then: python -m autograder export "
-          f"--out {out}")
+          f"graded in formgrader ({me} formgrader --out {out}), then: {me} export --out {out}")
+
+
+def this_command() -> str:
+    """How to run this command line again from here: with this very interpreter (the project's environment, which
+    a plain `python` need not be), by a relative path where it is below the working folder."""
+    python = Path(sys.executable)
+    try:
+        shown = str(python.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(python)
+    return f"{shown} -m autograder"
 
 
 COMMANDS = {"release": run_release, "grade": run_grade, "formgrader": run_formgrader, "export": run_export,
-            "report": run_report, "gradescope": run_gradescope, "gradescope-package": run_gradescope_package,
+            "report": run_report, "similarity": run_similarity, "gradescope": run_gradescope, "gradescope-package": run_gradescope_package,
             "examples": run_examples}
 
 

@@ -82,6 +82,9 @@ def test_no_names_and_never_the_submissions_text(tmp_path):
     assert page == tmp_path / FOLDER / PAGE
     assert {p.name for p in folder.iterdir()} == {PAGE, "scores.png", "cells.png", "experiment.png", "summary.json",
                                                   "cells.csv", "mistakes.csv", "runs.csv", "scores.csv"}
+    # code similarity: the examples are the reference with one defect each, so problem 6's answers are alike
+    assert summary["similarity"]["students"] >= 8 and summary["similarity"]["flagged"]["problem6"]
+
     text = files_text(folder)
     assert STUDENT_TEXT not in text and "STUDENT-TEXT" not in text
     assert not any(r.student_id in text for r in results)
@@ -99,6 +102,9 @@ def test_no_names_and_never_the_submissions_text(tmp_path):
     assert sorted(r[1:] for r in reported_runs(summary)) == sorted(r[1:] for r in reported_runs(named))
 
     write_report(tmp_path, results, names=True)
+    # code similarity: the examples are the reference with one defect each, so problem 6's answers are alike
+    assert summary["similarity"]["students"] >= 8 and summary["similarity"]["flagged"]["problem6"]
+
     text = files_text(folder)
     assert STUDENT_TEXT not in text and "STUDENT-TEXT" not in text  # names: the ids, never the names typed in
     failed = {r.student_id for r in results if r.status not in NOT_SCORED for c in r.cells
@@ -198,6 +204,9 @@ def test_the_report_of_the_graded_examples(examples):
     for run in summary["experiment"]["runs"]:  # never the kernel's own report
         assert 0.9 <= run["accuracy"] <= 1.0
 
+    # code similarity: the examples are the reference with one defect each, so problem 6's answers are alike
+    assert summary["similarity"]["students"] >= 8 and summary["similarity"]["flagged"]["problem6"]
+
     text = files_text(folder)
     # "reference" and "partial" are also words of the report itself ("the reference solution", partial points)
     ids = [student for student in examples.results if student not in ("reference", "partial")]
@@ -218,6 +227,12 @@ def test_the_report_of_the_graded_examples(examples):
         for section in ("mistakes", "experiment"):  # each section at the top of the window
             browser.execute_script(f"document.getElementById('{section}').scrollIntoView()")
             browser.shot(section)
+        # the instructor's part, folded: opened as the instructor does (the examples share the reference's code)
+        browser.execute_script("document.getElementById('similarity-details').open = true;"
+                               "document.getElementById('similarity').scrollIntoView()")
+        assert browser.find_element("css selector", "#similarity-details mark").is_displayed()
+        browser.shot("similarity")
+        heights = browser.execute_script("return [document.documentElement.scrollHeight]")
         browser.set_window_size(1400, heights[0] + 120)
         browser.shot("whole-page")
         assert browser.console_errors() == []

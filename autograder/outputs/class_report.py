@@ -14,7 +14,11 @@ PNG and the numbers as CSV and JSON beside it:
 - problem 5's question answered by the class: every submission's six trained networks (plain and augmented,
   10000 x 6, 20000 x 3, 30000 x 2) at the test accuracy the grader measured itself (never the kernel's own
   report), pooled, beside the reference's seeds (docs/budget-experiment.json), and the gain of more distinct
-  examples per submission (the same network compared with itself, which removes the spread between networks).
+  examples per submission (the same network compared with itself, which removes the spread between networks);
+- code similarity, for the instructor only (outputs/similarity.py; no grade depends on it): pairs of students whose
+  answer code (without the release's starter code) is alike, ranked per problem with the matching fragments side by
+  side, and pairs whose problem-5 networks the grader measured at equal accuracies; the section is folded (a
+  ``<details>``) so that the page can still be shown in a lecture. Its code is students' code: escaped.
 
 Nothing identifies a student unless ``names`` is asked for: the page and the files then list who made each mistake
 and whose runs are whose; without it, runs are numbered in an order that does not follow the student ids. Points
@@ -44,7 +48,7 @@ from ..course import NOTEBOOKS, ROOT
 from ..mistakes import MISTAKES, OTHER, title
 from ..results import UNFINISHED, ResultStore, SubmissionResult
 from ..text import MESSAGE_LIMIT, cap, csv_cell, printable
-from . import gradebook, grading_folder
+from . import gradebook, grading_folder, similarity
 from .reports import shown_name
 
 FOLDER = "class-report"
@@ -111,6 +115,34 @@ def _anonymous(results: list[SubmissionResult]) -> dict[str, str]:
     order = sorted(results, key=lambda r: hashlib.sha256(f"{r.digest}\0{r.student_id}".encode()).hexdigest())
     width = max(3, len(str(len(order))))
     return {r.student_id: f"S{i + 1:0{width}d}" for i, r in enumerate(order)}
+
+
+def labels(results: list[SubmissionResult], names: bool = False, others=()) -> dict[str, str]:
+    """student id -> what the report shows: the id (``names``) or the report's anonymous number; students of
+    ``others`` without a result (notebooks in the folder, not graded yet) get "U001"..., numbered the same way."""
+    shown = ({r.student_id: shown_name(r.student_id) for r in results} if names else _anonymous(results))
+    rest = sorted((s for s in set(others) if s not in shown), key=lambda s: hashlib.sha256(s.encode()).hexdigest())
+    width = max(3, len(str(len(rest))))
+    shown.update({s: shown_name(s) if names else f"U{i + 1:0{width}d}" for i, s in enumerate(rest)})
+    return shown
+
+
+def similarity_of(out: Path, results: list[SubmissionResult]):
+    """The grading folder's code similarity (similarity.compare on submitted/), or the reason it has none."""
+    try:
+        submissions = similarity.read_folder(out)
+        return similarity.compare(submissions, results) if submissions else None, ""
+    except Exception as exc:  # noqa: BLE001 - a similarity that fails never costs the class report
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _similarity_summary(sim, shown: dict) -> dict:
+    if sim is None:
+        return {"students": 0, "flagged": {}, "same_runs": []}
+    return {"students": len(sim.students), "threshold": similarity.THRESHOLD,
+            "flagged": {notebook: [[shown.get(p.a, p.a), shown.get(p.b, p.b), round(p.score, 4)]
+                                   for p in sim.flagged(notebook)] for notebook in NOTEBOOKS},
+            "same_runs": [[shown.get(s["a"], s["a"]), shown.get(s["b"], s["b"]), s["same"]] for s in sim.same_runs]}
 
 
 def _reference_runs(path: Path = REFERENCE) -> list[dict]:
@@ -538,6 +570,21 @@ wrong answers by their value, not their spelling), most frequent first. The exam
 anything a submission wrote is shown as "…".</p>{''.join(parts)}{note}"""
 
 
+def _similarity_html(sim, shown: dict, failed: str = "") -> str:
+    """The "Code similarity" section: folded (the page may be shown in a lecture; this part is the instructor's)."""
+    if failed:
+        return ('<h2 id="similarity">Code similarity</h2><p class=muted>Not computed: '
+                f"{html.escape(printable(failed)[:300])}</p>")
+    if sim is None:
+        return similarity.section(None, shown)
+    counts = ", ".join(f"{name.replace('problem', 'problem ')}: {len(sim.flagged(name))}" for name in NOTEBOOKS)
+    return (f'<h2 id="similarity">Code similarity</h2><p>For the instructor only, no grade depends on it. Flagged '
+            f"pairs of {_of(len(sim.students), 'student')}: {html.escape(counts)}; equal problem-5 accuracies: "
+            f"{len(sim.same_runs)} pair(s).</p><details id=similarity-details><summary>Show the pairs and their "
+            f"code (students' code: not for a lecture)</summary>{similarity.section(sim, shown, heading=False)}"
+            "</details>")
+
+
 def page(summary: dict) -> str:
     statuses = "".join(f"<span>{html.escape(status)} <b>{count}</b></span>"
                        for status, count in summary["statuses"].items() if count or status == "graded")
@@ -556,7 +603,7 @@ def page(summary: dict) -> str:
     pngs = summary["_png"]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Problem set 3: class report</title><style>{CSS}</style></head><body>
+<title>Problem set 3: class report</title><style>{CSS}{similarity.CSS}</style></head><body>
 <h1>Problem set 3 — class report</h1>
 <p class="muted">{summary['students']} submissions; written {html.escape(summary['written'])}. {html.escape(names)}</p>
 <div class="chips">{statuses}<span>final grades <b>{summary['final']}</b></span>
@@ -569,6 +616,7 @@ submissions whose grading failed or is unfinished are not among the {summary['sc
 {_img('cells.png', pngs['cells.png'], 'outcomes of every graded cell')}
 {_mistakes_html(summary)}
 {_experiment_html(summary)}
+{summary.get('_similarity', '')}
 <p class="muted">The numbers beside this page: summary.json, cells.csv, mistakes.csv, runs.csv, scores.csv; the figures
 as PNG.</p>
 </body></html>
@@ -591,6 +639,9 @@ def write_report(out: Path, results: list[SubmissionResult] | None = None, names
     if results is None:
         results = load_results(out)
     summary = summarise(results, names, reference)
+    sim, failed = similarity_of(out, results)
+    shown = labels(results, names, sim.students if sim else ())
+    summary["similarity"] = _similarity_summary(sim, shown)
     summary["written"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     folder = out / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
@@ -614,6 +665,7 @@ def write_report(out: Path, results: list[SubmissionResult] | None = None, names
                ([scope, row["points"], row["final"], row["pending"]]
                 for scope, rows in summary["scores"].items() for row in rows))
     summary["_png"] = pngs
+    summary["_similarity"] = _similarity_html(sim, shown, failed)
     path = folder / PAGE
     path.write_text(page(summary), encoding="utf-8")
     return path
