@@ -82,9 +82,6 @@ def test_no_names_and_never_the_submissions_text(tmp_path):
     assert page == tmp_path / FOLDER / PAGE
     assert {p.name for p in folder.iterdir()} == {PAGE, "scores.png", "cells.png", "experiment.png", "summary.json",
                                                   "cells.csv", "mistakes.csv", "runs.csv", "scores.csv"}
-    # code similarity: the examples are the reference with one defect each, so problem 6's answers are alike
-    assert summary["similarity"]["students"] >= 8 and summary["similarity"]["flagged"]["problem6"]
-
     text = files_text(folder)
     assert STUDENT_TEXT not in text and "STUDENT-TEXT" not in text
     assert not any(r.student_id in text for r in results)
@@ -102,9 +99,6 @@ def test_no_names_and_never_the_submissions_text(tmp_path):
     assert sorted(r[1:] for r in reported_runs(summary)) == sorted(r[1:] for r in reported_runs(named))
 
     write_report(tmp_path, results, names=True)
-    # code similarity: the examples are the reference with one defect each, so problem 6's answers are alike
-    assert summary["similarity"]["students"] >= 8 and summary["similarity"]["flagged"]["problem6"]
-
     text = files_text(folder)
     assert STUDENT_TEXT not in text and "STUDENT-TEXT" not in text  # names: the ids, never the names typed in
     failed = {r.student_id for r in results if r.status not in NOT_SCORED for c in r.cells
