@@ -19,6 +19,9 @@ as root (a grading server runs as root: the sandbox needs it) it would read and 
 The view folder is on disk, not a tmpfs, because sqlite writes its rollback journal beside the database *as
 opened* (``/grading/gradebook.db-journal``): should the server die in the middle of saving a grade, the journal
 stays in ``FOLDER/.formgrader`` and the next formgrader start rolls the half-written save back.
+Until that start, root's own commands (``export``, ``grade``) open the gradebook without that journal and
+may read the half-written save: after a crash of formgrader (or of the machine) while a TA saved, start
+formgrader once before exporting.
 """
 
 from __future__ import annotations
