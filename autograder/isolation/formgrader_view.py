@@ -29,6 +29,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -37,13 +38,13 @@ from pathlib import Path
 
 from ..outputs.grading_folder import READER_GID
 from . import sandbox
+from .containment import GRADER_PACKAGE, python_prefixes  # the guard extension the server loads lives in the package
 
 FORMGRADER_UID = READER_GID  # below every kernel's user id (sandbox.UID_BASE + pid): no kernel shares its group
 VIEW = "/grading"  # where the server sees the grading folder
 VIEW_FOLDER = ".formgrader"  # inside the grading folder: the view's own folder (mount points, sqlite's journal)
 LOCK = ".formgrader.lock"  # held by the launcher while its server runs: one formgrader a folder (TAs share it)
 JOURNAL_SUFFIX = "-journal"  # sqlite's rollback journal, kept across starts (see above)
-GRADER_PACKAGE = Path(__file__).resolve().parent.parent  # the guard extension the server loads lives here
 # Where PostgreSQL's clients find its Unix socket (a gradebook on the same machine, named without a host).
 POSTGRES_SOCKETS = ("/run/postgresql", "/var/run/postgresql")
 STOP_SECONDS = 20
@@ -105,7 +106,7 @@ def prepare(folder: Path, gradebook: Path | None) -> Path:
         if entry.name.endswith(JOURNAL_SUFFIX):
             continue
         if entry.is_dir() and not entry.is_symlink():
-            _remove_tree(entry)
+            shutil.rmtree(entry)
         else:
             entry.unlink()
     return view
@@ -124,12 +125,6 @@ def share_for_reading(path: str) -> None:
         os.lchown(path, -1, FORMGRADER_UID)
     if info.st_mode & read != read:
         os.chmod(path, stat.S_IMODE(info.st_mode) | read)
-
-
-def _remove_tree(path: Path) -> None:
-    for entry in path.iterdir():
-        _remove_tree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-    path.rmdir()
 
 
 def entries(folder: Path) -> list[Path]:
@@ -152,10 +147,6 @@ def bwrap_arguments(view: str, staged: dict[str, str], shown: dict[str, str], gr
     for name, value in SERVER_ENVIRONMENT.items():
         args += ["--setenv", name, value]
     return [*args, "--chdir", VIEW]
-
-
-def python_prefixes() -> list[str]:
-    return sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
 
 
 def main(argv: list[str]) -> int:

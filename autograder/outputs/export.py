@@ -13,7 +13,7 @@ from pathlib import Path
 from ..results import UNFINISHED, ResultStore, SubmissionResult
 from ..text import printable
 from . import class_report, grading_folder, gradebook, reports
-from .moodle import WorksheetError, WorksheetReport, is_participant, same_file
+from .moodle import WorksheetError, WorksheetReport, same_file
 
 # The worksheet as downloaded from Moodle, kept in the grading folder by the first export given one.
 DOWNLOADED = "moodle_worksheet_downloaded.csv"
@@ -46,8 +46,7 @@ class Export:
             unfinal = self.students(lambda r: not r.final and r.status != UNFINISHED)
             lines.append(f"--partial: the points so far were written for {_students(len(unfinal))} without a final "
                          "grade (pending written answers count 0)")
-        pages = self.students(lambda r: is_participant(r.student_id)
-                              and (r.final or (self.partial and r.status != UNFINISHED)))
+        pages = self.students(lambda r: reports.gets_feedback_file(r, self.partial))
         lines.append(f"feedback/{reports.FEEDBACK_ZIP}: " + (
             f"the feedback pages of {_students(len(pages))} (Moodle: \"Upload multiple feedback files in a zip\")"
             if pages else "empty, no student has a final grade yet: nothing to upload"))

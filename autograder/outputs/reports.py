@@ -160,6 +160,11 @@ answers {result.hand_points:g}); still to be graded by hand: {result.pending_poi
 """
 
 
+def gets_feedback_file(result: SubmissionResult, partial: bool = False) -> bool:
+    """Whether the feedback zip holds this student's page: a Moodle participant whose grade the worksheet gives."""
+    return is_participant(result.student_id) and (result.final or (partial and result.status != UNFINISHED))
+
+
 def write_feedback_zip(path: Path, results: list[SubmissionResult], partial: bool = False) -> list[str]:
     """The feedback pages of the students whose grade the worksheet gives (uploading a file notifies the student),
     in Moodle's layout; students without a Moodle participant number are left out. Returns the ids written."""
@@ -167,7 +172,7 @@ def write_feedback_zip(path: Path, results: list[SubmissionResult], partial: boo
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for r in results:
-            if not is_participant(r.student_id) or not (r.final or (partial and r.status != UNFINISHED)):
+            if not gets_feedback_file(r, partial):
                 continue
             # Moodle splits the folder name at "_" and takes the second part as the participant: a name must hold
             # none (nor a "/", which would start another folder).

@@ -51,9 +51,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from copydetect import CodeFingerprint, compare_files
-from copydetect.utils import get_token_coverage
+
+if TYPE_CHECKING:
+    from copydetect import CodeFingerprint
 
 from ..course import ASSIGNMENT, NOTEBOOKS, release_dir
 from ..ingest import MAX_NOTEBOOK_BYTES
@@ -210,9 +213,18 @@ def read_folder(out: Path) -> dict[str, dict[str, str]]:
 
 # ----------------------------------------------------------------------------------------------- comparing
 
+def _engine():
+    """copydetect, imported where it is used: it imports matplotlib.pyplot (0.7 s), which every command of the
+    command line and every batch would otherwise pay whether it compares code or not."""
+    import copydetect
+    import copydetect.utils
+
+    return copydetect
+
+
 def _fingerprint(code: str, boilerplate) -> CodeFingerprint:
-    return CodeFingerprint("answer.py", NOISE, WINDOW, boilerplate=boilerplate, language="python",
-                           fp=io.StringIO(code))
+    return _engine().CodeFingerprint("answer.py", NOISE, WINDOW, boilerplate=boilerplate, language="python",
+                                     fp=io.StringIO(code))
 
 
 def _drop(fp: CodeFingerprint, hashes: set) -> None:
@@ -221,7 +233,7 @@ def _drop(fp: CodeFingerprint, hashes: set) -> None:
         return
     fp.hashes = fp.hashes - hashes
     fp.hash_idx = {h: i for h, i in fp.hash_idx.items() if h not in hashes}
-    fp.token_coverage = get_token_coverage(fp.hash_idx, fp.k, len(fp.filtered_code))
+    fp.token_coverage = _engine().utils.get_token_coverage(fp.hash_idx, fp.k, len(fp.filtered_code))
 
 
 def compare(submissions: dict[str, dict[str, str]], results: list[SubmissionResult] | None = None,
@@ -229,6 +241,7 @@ def compare(submissions: dict[str, dict[str, str]], results: list[SubmissionResu
     """Every pair of students that shares answer code, scored per problem; and the numbers signal of ``results``.
     ``submissions``: student id -> {notebook file name: notebook JSON text}. ``brute_force`` compares every pair
     in every cell (for the benchmark's comparison with the inverted index)."""
+    engine = _engine()
     starters = starter_cells(release)
     answers = {}
     for student, notebooks in submissions.items():
@@ -238,7 +251,7 @@ def compare(submissions: dict[str, dict[str, str]], results: list[SubmissionResu
     boiler = {}
     for grade_id, (_, starter) in starters.items():
         boiler[grade_id] = np.unique(np.array(list(
-            CodeFingerprint("starter.py", NOISE, 1, language="python", fp=io.StringIO(starter)).hashes),
+            engine.CodeFingerprint("starter.py", NOISE, 1, language="python", fp=io.StringIO(starter)).hashes),
             dtype=np.int64))
 
     prints: dict[str, dict[str, CodeFingerprint]] = defaultdict(dict)  # grade id -> student -> fingerprint
@@ -271,7 +284,7 @@ def compare(submissions: dict[str, dict[str, str]], results: list[SubmissionResu
         for a, b in pairs:
             fa, fb = by_student[a], by_student[b]
             candidates += 1
-            overlap, (sa, sb), slices = compare_files(fa, fb)
+            overlap, (sa, sb), slices = engine.compare_files(fa, fb)
             if not overlap:
                 continue
             pair = tallies.setdefault((a, b, notebook), Pair(a, b, notebook))
