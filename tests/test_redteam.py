@@ -23,6 +23,7 @@ from autograder.batch import grade_batch
 from autograder.course import ASSIGNMENT, ROOT, open_gradebook
 from autograder.testing.examples import EXAMPLES
 from autograder.cells import JUDGED
+from autograder.outputs import similarity
 from autograder.outputs.inert import IMITATING, KEPT_MIME, MARK
 from autograder.outputs.reports import summary_table
 from autograder.submission.formgrader_copies import HANDED_IN_CELL, VERDICT_CELL
@@ -96,6 +97,11 @@ def test_student_html_stays_text_in_every_report(graded):
     assert report["output_format"] == report["test_output_format"] == "text"  # ...and plain text on Gradescope
     assert all(test["output_format"] == "text" for test in report["tests"])
     assert any(SCRIPT in test["output"] for test in report["tests"])
+    # ...and its answer code, compared with the class's in the class report's code similarity, stays text there
+    sim = similarity.compare(similarity.read_folder(out))
+    assert "html_in_symbol" in sim.students
+    section = similarity.section(sim, {student: student for student in sim.students})
+    assert SCRIPT not in section and SCRIPT not in (out / "class-report" / "class-report.html").read_text()
 
 
 def test_no_runtime_folder_is_left_on_the_machine(graded):
